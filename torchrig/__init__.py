@@ -7,6 +7,7 @@ imported when first used, so ``import torchrig`` alone loads neither torch nor a
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 from torchrig.version import __version__
@@ -16,6 +17,7 @@ __all__ = ["__version__"]
 _SUBPACKAGES = frozenset(
     {
         "cli",
+        "compat",
         "config",
         "dataset",
         "dist",
@@ -39,3 +41,9 @@ def __getattr__(name: str) -> Any:
     if name in _SUBPACKAGES:
         return importlib.import_module(f"torchrig.{name}")
     raise AttributeError(f"module 'torchrig' has no attribute {name!r}")
+
+
+if os.environ.get("TORCHRIG_MMENGINE_ALIAS", "").lower() in ("1", "true", "yes"):
+    from torchrig.compat import alias_mmengine
+
+    alias_mmengine()

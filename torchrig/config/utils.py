@@ -10,6 +10,7 @@ __all__ = [
     "BASE_KEY",
     "DELETE_KEY",
     "RESERVED_KEYS",
+    "ConfigKeyError",
     "ConfigParsingError",
     "import_custom_modules",
     "is_builtin_module",
@@ -22,6 +23,13 @@ RESERVED_KEYS = ("filename", "text", "pretty_text", "env_variables")
 
 class ConfigParsingError(RuntimeError):
     """A config file could not be read; the message names the file and, where known, the key."""
+
+
+class ConfigKeyError(ConfigParsingError, KeyError):
+    """A key of a config is missing, clashes or does not fit; also a ``KeyError``."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 def is_builtin_module(module_name: str) -> bool:

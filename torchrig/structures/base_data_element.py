@@ -139,7 +139,9 @@ class BaseDataElement:
 
     def __delattr__(self, item: str) -> None:
         if item in _PRIVATE_FIELDS:
-            raise AttributeError(f"{item} has been used as a private attribute, which is immutable.")
+            raise AttributeError(
+                f"{item} has been used as a private attribute, which is immutable."
+            )
         object.__delattr__(self, item)
         self._metainfo_fields.discard(item)
         self._data_fields.discard(item)

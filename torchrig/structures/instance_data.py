@@ -13,12 +13,6 @@ from torchrig.structures.base_data_element import _PRIVATE_FIELDS, BaseDataEleme
 
 __all__ = ["InstanceData"]
 
-_BOOL_TENSOR_TYPES = (torch.BoolTensor,)
-_LONG_TENSOR_TYPES = (torch.LongTensor,)
-if hasattr(torch, "cuda"):
-    _BOOL_TENSOR_TYPES += (torch.cuda.BoolTensor,)
-    _LONG_TENSOR_TYPES += (torch.cuda.LongTensor,)
-
 
 def _is_bool_index(item: torch.Tensor) -> bool:
     return item.dtype == torch.bool
@@ -163,7 +157,7 @@ class InstanceData(BaseDataElement):
                 for value in values[1:]:
                     new_value += value
             elif hasattr(first, "cat"):
-                new_value = type(first).cat(values)
+                new_value = first.cat(values)
             else:
                 raise ValueError(
                     f"The type of `{key}` is `{type(first)}` which has no attribute of `cat`"

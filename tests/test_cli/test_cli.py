@@ -1,0 +1,117 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = REPO / "configs"
+
+
+def run_cli(*args: str, env_extra: dict[str, str] | None = None, timeout: int = 300):
+    env = dict(os.environ, OMP_NUM_THREADS="1", WANDB_MODE="offline", WANDB_SILENT="true")
+    env["PYTHONPATH"] = str(REPO)
+    env.update(env_extra or {})
+    return subprocess.run(
+        [sys.executable, "-m", "torchrig", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=timeout,
+    )
+
+
+def test_config_prints_resolved_config_with_seed_style_assignment():
+    result = run_cli("config", str(CONFIGS / "digits" / "digits_mlp_wandb.py"))
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "WandbVisBackend" in text and "torchrig-digits" in text
+    assert "DigitsClassifier" in text  # inherited from digits_mlp.py
+    assert "RuntimeInfoHook" in text  # inherited from _base_/default_runtime.py
+    namespace: dict = {}
+    exec(compile(text, "<pretty_text>", "exec"), namespace)  # the output is valid Python
+    assert namespace["visualizer"]["type"] == "Visualizer"
+    assert [b["type"] for b in namespace["visualizer"]["vis_backends"]] == [
+        "LocalVisBackend",
+        "WandbVisBackend",
+    ]
+
+
+def test_config_applies_cfg_options():
+    result = run_cli(
+        "config", str(CONFIGS / "digits" / "digits_mlp.py"), "--cfg-options", "train_cfg.max_epochs=3"
+    )
+    assert result.returncode == 0, result.stderr
+    namespace: dict = {}
+    exec(result.stdout, namespace)
+    assert namespace["train_cfg"]["max_epochs"] == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("train", "configs/no_such.py"), "config file not found: configs/no_such.py"),
+        (("test", "configs/digits/digits_mlp.py", "nope.pth"), "checkpoint not found: nope.pth"),
+        (("plot", "no_such_dir"), "work dir not found"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(args, expected):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_type_names_registry_and_close_match(tmp_path):
+    config = tmp_path / "bad.py"
+    config.write_text(
+        "_base_ = ['{}']\n"
+        "model = dict(type='DigitsClassifer')\n".format(CONFIGS / "digits" / "digits_mlp.py")
+    )
+    result = run_cli("train", str(config), "--work-dir", str(tmp_path / "work"))
+    assert result.returncode == 2
+    assert "DigitsClassifer" in result.stderr and "DigitsClassifier" in result.stderr
+    assert "Traceback" not in result.stderr
+    debug = run_cli("--debug", "train", str(config), "--work-dir", str(tmp_path / "work"))
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_main_job_shortened_trains_tracks_and_plots(tmp_path):
+    work_dir = tmp_path / "digits"
+    result = run_cli(
+        "train",
+        str(CONFIGS / "digits" / "digits_mlp_wandb.py"),
+        "--work-dir",
+        str(work_dir),
+        "--cfg-options",
+        "train_cfg.max_epochs=4",
+        "train_cfg.val_interval=2",
+        "default_hooks.checkpoint.interval=2",
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "training finished" in result.stdout
+    assert sorted(p.name for p in work_dir.glob("epoch_*.pth")) == ["epoch_2.pth", "epoch_4.pth"]
+    assert list(work_dir.glob("*/*.log"))
+    runs = list(work_dir.rglob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+    scalars = [json.loads(line) for p in work_dir.glob("*/vis_data/scalars.json") for line in p.open()]
+    val = [r for r in scalars if "accuracy/top1" in r]
+    assert [r["step"] for r in val] == [90, 180]  # 45 iterations an epoch, val every 2 epochs
+    assert val[-1]["accuracy/top1"] > 85.0
+
+    out = tmp_path / "curves.png"
+    plot = run_cli("plot", str(work_dir), "--keys", "loss", "accuracy/top1", "--out", str(out))
+    assert plot.returncode == 0, plot.stderr
+    assert "loss" in plot.stdout and "accuracy/top1" in plot.stdout
+    import matplotlib.image
+
+    image = matplotlib.image.imread(out)
+    assert image.shape[0] > 300 and image.shape[1] > 500
+    # matplotlib's first line colour (#1f77b4) is drawn in both panels (upper and lower half).
+    blue = np.all(np.abs(image[..., :3] - np.array([0x1F, 0x77, 0xB4]) / 255) < 0.08, axis=-1)
+    half = image.shape[0] // 2
+    assert blue[:half].sum() > 50 and blue[half:].sum() > 20

@@ -1,0 +1,5 @@
+"""``python -m torchrig`` runs the command line."""
+
+from torchrig.cli.main import main
+
+raise SystemExit(main())

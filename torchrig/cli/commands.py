@@ -1,0 +1,132 @@
+"""The ``torchrig`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from torchrig.cli.main import CliError
+
+__all__ = ["load_config", "plot", "show_config", "test", "train"]
+
+
+def load_config(path: str, cfg_options: dict[str, Any] | None) -> Any:
+    """Loads a config file and applies ``--cfg-options``."""
+    from torchrig.config import Config
+
+    if not os.path.isfile(path):
+        raise CliError(f"config file not found: {path}")
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def _default_work_dir(cfg: Any, config_path: str, given: str | None) -> str:
+    if given:
+        return given
+    if cfg.get("work_dir"):
+        return cfg.work_dir
+    return os.path.join("work_dirs", Path(config_path).stem)
+
+
+def _build_runner(cfg: Any) -> Any:
+    from torchrig.registry import RUNNERS
+
+    if "runner_type" in cfg:
+        return RUNNERS.build(cfg)
+    from torchrig.runner import Runner
+
+    return Runner.from_cfg(cfg)
+
+
+def train(args: argparse.Namespace) -> None:
+    """``torchrig train CONFIG``: builds the Runner from the config and trains."""
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = _default_work_dir(cfg, args.config, args.work_dir)
+    if args.amp:
+        optim_wrapper = cfg.get("optim_wrapper")
+        if optim_wrapper is None:
+            raise CliError(f"--amp needs an optim_wrapper in {args.config}")
+        optim_wrapper.type = "AmpOptimWrapper"
+        optim_wrapper.setdefault("loss_scale", "dynamic")
+    if args.resume == "auto":
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        if not os.path.isfile(args.resume):
+            raise CliError(f"--resume: checkpoint not found: {args.resume}")
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.seed is not None:
+        randomness = dict(cfg.get("randomness") or {})
+        randomness["seed"] = args.seed
+        cfg.randomness = randomness
+    runner = _build_runner(cfg)
+    runner.train()
+    if getattr(runner, "rank", 0) == 0:
+        print(_summary(runner))
+
+
+def _summary(runner: Any) -> str:
+    work_dir = Path(runner.work_dir)
+    lines = ["", "torchrig: training finished. Where things are:"]
+    checkpoints = sorted(work_dir.glob("*.pth"), key=os.path.getmtime)
+    if checkpoints:
+        lines.append(f"  checkpoints:  {', '.join(str(p) for p in checkpoints[-3:])}")
+    log_dir = Path(getattr(runner, "log_dir", work_dir))
+    for log_file in sorted(log_dir.glob("*.log")):
+        lines.append(f"  log:          {log_file}")
+    scalars = log_dir / "vis_data" / "scalars.json"
+    if scalars.exists():
+        lines.append(f"  scalars:      {scalars}")
+    for run_dir in sorted(work_dir.rglob("offline-run-*")):
+        lines.append(f"  W&B run:      {run_dir}  (upload with: wandb sync {run_dir})")
+    for run_dir in sorted(work_dir.rglob("run-*")):
+        if run_dir.is_dir() and run_dir.parent.name == "wandb":
+            lines.append(f"  W&B run:      {run_dir}")
+    lines.append(f"  curves:       run `torchrig plot {work_dir}` to draw them")
+    return "\n".join(lines)
+
+
+def test(args: argparse.Namespace) -> None:
+    """``torchrig test CONFIG CHECKPOINT``: evaluates a checkpoint with the config's test loop."""
+    cfg = load_config(args.config, args.cfg_options)
+    if not os.path.isfile(args.checkpoint):
+        raise CliError(f"checkpoint not found: {args.checkpoint}")
+    cfg.launcher = args.launcher
+    cfg.work_dir = _default_work_dir(cfg, args.config, args.work_dir)
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    runner = _build_runner(cfg)
+    metrics = runner.test()
+    if getattr(runner, "rank", 0) == 0 and metrics:
+        for key, value in metrics.items():
+            print(f"{key}: {value}")
+
+
+def show_config(args: argparse.Namespace) -> None:
+    """``torchrig config CONFIG``: prints the fully resolved config as Python."""
+    cfg = load_config(args.config, args.cfg_options)
+    print(cfg.pretty_text)
+
+
+def plot(args: argparse.Namespace) -> None:
+    """``torchrig plot WORK_DIR``: draws curves from the local backend's scalars as a PNG."""
+    from torchrig.cli.plot import plot_curves, read_scalars
+
+    work_dir = Path(args.work_dir)
+    if not work_dir.is_dir():
+        raise CliError(f"work dir not found: {work_dir}")
+    records = read_scalars(work_dir)
+    if not records:
+        raise CliError(
+            f"no scalars in {work_dir}: expected <timestamp>/vis_data/scalars.json written by "
+            "LocalVisBackend"
+        )
+    out = Path(args.out) if args.out else work_dir / "curves.png"
+    drawn = plot_curves(records, out, keys=args.keys)
+    print(f"torchrig plot: wrote {out} ({', '.join(drawn)})")

@@ -1,0 +1,106 @@
+"""Entry point of the ``torchrig`` command: parses arguments and dispatches to a subcommand.
+
+Bad arguments and bad configs end with one line on stderr saying what and where, and exit
+code 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["CliError", "build_parser", "main"]
+
+
+class CliError(Exception):
+    """An error the user can mend; printed as one line without a traceback."""
+
+
+def _add_cfg_options(parser: argparse.ArgumentParser) -> None:
+    from torchrig.config import DictAction
+
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        action=DictAction,
+        metavar="KEY=VALUE",
+        help="override config entries, e.g. train_cfg.max_epochs=2 'model.layers=[64,32]'",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``torchrig`` command."""
+    parser = argparse.ArgumentParser(
+        prog="torchrig", description="Train and test PyTorch models from MMEngine-style configs."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    train = commands.add_parser("train", help="train a model from a config")
+    train.add_argument("config", help="the config file (.py, .json, .yaml)")
+    train.add_argument("--work-dir", help="where logs and checkpoints go (default: work_dirs/<config name>)")
+    train.add_argument(
+        "--resume",
+        nargs="?",
+        const="auto",
+        metavar="auto|PATH",
+        help="resume from the latest checkpoint in the work dir (auto) or from PATH",
+    )
+    train.add_argument("--amp", action="store_true", help="mixed precision (AmpOptimWrapper)")
+    train.add_argument("--seed", type=int, help="random seed")
+    train.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
+    train.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
+    _add_cfg_options(train)
+
+    test = commands.add_parser("test", help="evaluate a checkpoint on the test set")
+    test.add_argument("config")
+    test.add_argument("checkpoint")
+    test.add_argument("--work-dir")
+    test.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
+    _add_cfg_options(test)
+
+    plot = commands.add_parser("plot", help="plot curves from a work dir's local scalars")
+    plot.add_argument("work_dir")
+    plot.add_argument("--keys", nargs="+", help="scalars to plot (default: losses and val metrics)")
+    plot.add_argument("--out", help="the PNG to write (default: WORK_DIR/curves.png)")
+
+    config = commands.add_parser("config", help="print the fully resolved config")
+    config.add_argument("config")
+    _add_cfg_options(config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from torchrig.cli import commands
+
+    handler = {
+        "train": commands.train,
+        "test": commands.test,
+        "plot": commands.plot,
+        "config": commands.show_config,
+    }[args.command]
+    try:
+        handler(args)
+    except KeyboardInterrupt:
+        print("torchrig: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.debug:
+            raise
+        print(f"torchrig {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        print("(run with --debug for the traceback)", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().strip("\"'") or type(err).__name__
+    if isinstance(err, CliError):
+        return text
+    kind = type(err).__name__
+    return f"{kind}: {' '.join(text.split())}"

@@ -1,0 +1,77 @@
+"""IterTimerHook: measures iteration and data-loading time and estimates the time left."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from torchrig.hooks.hook import DATA_BATCH, Hook
+from torchrig.registry import HOOKS
+
+if TYPE_CHECKING:
+    from torchrig.runner import Runner
+
+__all__ = ["IterTimerHook"]
+
+
+@HOOKS.register_module()
+class IterTimerHook(Hook):
+    """Records ``<mode>/data_time`` and ``<mode>/time`` (seconds) in the message hub.
+
+    ``data_time`` is the time from the end of the previous iteration (or the start of the
+    epoch) to the start of this one, i.e. waiting for the data; ``time`` is the whole
+    iteration. The runtime info ``eta`` holds the estimated seconds left: of training (from the
+    average train iteration since this run started) or of the current val/test pass.
+    """
+
+    priority = "NORMAL"
+
+    def __init__(self) -> None:
+        self.time_sec_tot = 0.0
+        self.time_sec_test_val = 0.0
+        self.start_iter = 0
+        self._t = time.perf_counter()
+
+    def before_train(self, runner: Runner) -> None:
+        self.time_sec_tot = 0.0
+        self.start_iter = runner.iter
+
+    def _before_epoch(self, runner: Runner, mode: str = "train") -> None:
+        self._t = time.perf_counter()
+
+    def _after_epoch(self, runner: Runner, mode: str = "train") -> None:
+        if mode != "train":
+            self.time_sec_test_val = 0.0
+
+    def _before_iter(
+        self,
+        runner: Runner,
+        batch_idx: int,
+        data_batch: DATA_BATCH = None,
+        mode: str = "train",
+    ) -> None:
+        runner.message_hub.update_scalar(f"{mode}/data_time", time.perf_counter() - self._t)
+
+    def _after_iter(
+        self,
+        runner: Runner,
+        batch_idx: int,
+        data_batch: DATA_BATCH = None,
+        outputs: Any = None,
+        mode: str = "train",
+    ) -> None:
+        now = time.perf_counter()
+        iter_time = now - self._t
+        self._t = now
+        hub = runner.message_hub
+        hub.update_scalar(f"{mode}/time", iter_time)
+        if mode == "train":
+            self.time_sec_tot += iter_time
+            done = runner.iter - self.start_iter + 1
+            left = runner.max_iters - runner.iter - 1
+            hub.update_info("eta", self.time_sec_tot / done * left)
+        else:
+            dataloader = runner.val_dataloader if mode == "val" else runner.test_dataloader
+            self.time_sec_test_val += iter_time
+            left = len(dataloader) - batch_idx - 1
+            hub.update_info("eta", self.time_sec_test_val / (batch_idx + 1) * left)

@@ -1,0 +1,358 @@
+"""``HistoryBuffer``: the history of one logged scalar (``mmengine.logging.history_buffer``).
+
+Unlike MMEngine's, which copies its whole numpy history on every update, an update here costs
+the same whatever the history's length: values live in bounded deques, the global mean comes
+from running sums, a windowed statistic reads only its window. Tensor values are kept as they
+are (detached) and turned into floats together, in one transfer, when a statistic is asked for,
+so logging a GPU loss every iteration does not synchronise the device every iteration.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from array import array
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["HistoryBuffer"]
+
+# Pending tensors are converted at the latest after this many updates, which bounds the memory
+# held by a scalar that is logged but never read.
+_MAX_PENDING = 1024
+
+
+def _is_tensor(value: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def _to_floats(values: list[Any]) -> list[float]:
+    """Python numbers for ``values``: tensors converted together, one transfer per device/dtype."""
+    tensor_slots: dict[tuple[Any, Any], list[int]] = {}
+    for i, value in enumerate(values):
+        if _is_tensor(value):
+            tensor_slots.setdefault((value.device, value.dtype), []).append(i)
+    if not tensor_slots:
+        return values
+    import torch
+
+    out = list(values)
+    for slots in tensor_slots.values():
+        numbers = torch.stack([values[i].reshape(()) for i in slots]).tolist()
+        for i, number in zip(slots, numbers):
+            out[i] = number
+    return out
+
+
+class _Sum:
+    """A compensated (Neumaier) running sum of finite values, so that adding and removing a
+    million values leaves no visible drift."""
+
+    __slots__ = ("total", "compensation")
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.compensation = 0.0
+
+    def add(self, value: float) -> None:
+        total = self.total + value
+        if abs(self.total) >= abs(value):
+            self.compensation += (self.total - total) + value
+        else:
+            self.compensation += (value - total) + self.total
+        self.total = total
+
+    @property
+    def value(self) -> float:
+        return self.total + self.compensation
+
+
+class HistoryBuffer:
+    """The recent history of a scalar with its counts, and statistics over it.
+
+    ``mean`` is ``sum(values) / sum(counts)`` over the window, as in MMEngine: a value updated
+    with ``count=n`` is the sum of ``n`` samples. Values and counts are stored as doubles in two
+    ring buffers (16 bytes per update, at most ``max_length`` of them).
+
+    Args:
+        log_history: Initial values.
+        count_history: Initial counts, one per value.
+        max_length: The most values kept; older ones are dropped.
+    """
+
+    _statistics_methods: dict[str, Callable[..., Any]] = {}
+
+    def __init__(
+        self,
+        log_history: Sequence[Any] = (),
+        count_history: Sequence[Any] = (),
+        max_length: int = 1000000,
+    ) -> None:
+        if len(log_history) != len(count_history):
+            raise ValueError(
+                "HistoryBuffer: log_history and count_history must have the same length, got "
+                f"{len(log_history)} and {len(count_history)}"
+            )
+        if max_length < 1:
+            raise ValueError(f"HistoryBuffer: max_length must be >= 1, got {max_length}")
+        self.max_length = int(max_length)
+        self._set_default_statistics()
+        self._values = array("d")
+        self._counts = array("d")
+        self._start = 0  # ring position of the oldest value once the buffer is full
+        self._pending: list[tuple[Any, Any]] = []
+        self._value_sum = _Sum()
+        self._count_sum = _Sum()
+        self._non_finite: dict[str, int] = {"nan": 0, "inf": 0, "-inf": 0}
+        self._max = -math.inf
+        self._min = math.inf
+        self._extremes_stale = False
+        start = max(len(log_history) - self.max_length, 0)
+        for value, count in zip(log_history[start:], count_history[start:]):
+            self.update(value, count)
+        self._flush()
+
+    @classmethod
+    def _set_default_statistics(cls) -> None:
+        for name in ("min", "max", "current", "mean"):
+            cls._statistics_methods.setdefault(name, getattr(cls, name))
+
+    @classmethod
+    def register_statistics(cls, method: Callable[..., Any]) -> Callable[..., Any]:
+        """Register ``method`` (called as ``method(buffer, *args, **kwargs)``) under its name for
+        ``statistics``; usable as a decorator.
+
+        Raises:
+            KeyError: When a statistic of that name is already registered.
+        """
+        name = method.__name__
+        if name in cls._statistics_methods:
+            raise KeyError(f"HistoryBuffer: a statistic named {name!r} is already registered")
+        cls._statistics_methods[name] = method
+        return method
+
+    def update(self, log_val: Any, count: Any = 1) -> None:
+        """Append a value (a number, numpy scalar or one-element tensor) with its count.
+
+        A tensor is kept as it is (detached) until a statistic is asked for.
+
+        Raises:
+            TypeError: For a value that is not a number or a one-element tensor/array.
+        """
+        if _is_tensor(log_val):
+            if log_val.numel() != 1:
+                raise TypeError(
+                    "HistoryBuffer.update: a tensor value must hold one element, got shape "
+                    f"{tuple(log_val.shape)}"
+                )
+            log_val = log_val.detach()
+        elif not isinstance(log_val, (int, float)):
+            log_val = _as_number(log_val, "log_val")
+        if not isinstance(count, (int, float)):
+            count = _as_number(count, "count")
+        self._pending.append((log_val, count))
+        if len(self._pending) >= _MAX_PENDING:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Turn pending values into floats (one transfer per device) and append them."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        values = _to_floats([v for v, _ in pending])
+        for value, count in zip(values, (c for _, c in pending)):
+            self._append(float(value), float(count))
+
+    def _append(self, value: float, count: float) -> None:
+        if len(self._values) < self.max_length:
+            self._values.append(value)
+            self._counts.append(count)
+        else:
+            self._forget(self._values[self._start], self._counts[self._start])
+            self._values[self._start] = value
+            self._counts[self._start] = count
+            self._start = (self._start + 1) % self.max_length
+        self._count_sum.add(count)
+        if math.isfinite(value):
+            self._value_sum.add(value)
+        else:
+            self._non_finite[_kind(value)] += 1
+        if value > self._max:
+            self._max = value
+        if value < self._min:
+            self._min = value
+
+    def _forget(self, value: float, count: float) -> None:
+        """Take the oldest value, about to be overwritten, out of the running statistics."""
+        self._count_sum.add(-count)
+        if math.isfinite(value):
+            self._value_sum.add(-value)
+        else:
+            self._non_finite[_kind(value)] -= 1
+        if value == self._max or value == self._min:
+            self._extremes_stale = True
+
+    def _ordered(self, values: array) -> array:
+        return values[self._start :] + values[: self._start] if self._start else values[:]
+
+    def _tail(self, values: array, window: int) -> array:
+        """The last ``window`` entries of a ring buffer (``window`` <= its length)."""
+        end = self._start if self._start else len(values)
+        if end >= window:
+            return values[end - window : end]
+        return values[len(values) - (window - end) :] + values[:end]
+
+    def _window(self, window_size: int | None) -> int | None:
+        """The window to read, or None for the whole history."""
+        self._flush()
+        if window_size is None:
+            return None
+        if isinstance(window_size, bool) or not isinstance(window_size, int):
+            raise TypeError(
+                f"HistoryBuffer: window_size must be an int or None, got {window_size!r}"
+            )
+        if window_size < 1:
+            raise ValueError(f"HistoryBuffer: window_size must be >= 1, got {window_size}")
+        return None if window_size >= len(self._values) else window_size
+
+    @property
+    def data(self) -> tuple[Any, Any]:
+        """``(values, counts)`` as numpy arrays, oldest first (as MMEngine's)."""
+        import numpy as np
+
+        self._flush()
+        return (
+            np.array(self._ordered(self._values), dtype=np.float64),
+            np.array(self._ordered(self._counts), dtype=np.float64),
+        )
+
+    def __len__(self) -> int:
+        return len(self._values) + len(self._pending)
+
+    def mean(self, window_size: int | None = None) -> float:
+        """``sum(values) / sum(counts)`` over the last ``window_size`` values (all if None).
+
+        Costs O(1) for the whole history and O(window_size) for a window.
+        """
+        window = self._window(window_size)
+        if window is not None:
+            return _divide(
+                math.fsum(self._tail(self._values, window)),
+                math.fsum(self._tail(self._counts, window)),
+            )
+        if not self._values:
+            return math.nan
+        non_finite = self._non_finite
+        if non_finite["nan"] or (non_finite["inf"] and non_finite["-inf"]):
+            total = math.nan
+        elif non_finite["inf"]:
+            total = math.inf
+        elif non_finite["-inf"]:
+            total = -math.inf
+        else:
+            total = self._value_sum.value
+        return _divide(total, self._count_sum.value)
+
+    def max(self, window_size: int | None = None) -> float:
+        """The largest of the last ``window_size`` values (all if None); NaN if one is NaN."""
+        return self._extreme(window_size, True)
+
+    def min(self, window_size: int | None = None) -> float:
+        """The smallest of the last ``window_size`` values (all if None); NaN if one is NaN."""
+        return self._extreme(window_size, False)
+
+    def _extreme(self, window_size: int | None, largest: bool) -> float:
+        window = self._window(window_size)
+        if not self._values:
+            raise ValueError("HistoryBuffer is empty: call update() first")
+        if window is not None:
+            tail = self._tail(self._values, window)
+            if any(v != v for v in tail):
+                return math.nan
+            return max(tail) if largest else min(tail)
+        if self._non_finite["nan"]:
+            return math.nan
+        if self._extremes_stale:
+            # Only after the oldest value, which was the max or min, was dropped.
+            self._max, self._min = max(self._values), min(self._values)
+            self._extremes_stale = False
+        return self._max if largest else self._min
+
+    def current(self) -> float:
+        """The latest value.
+
+        Raises:
+            ValueError: When the buffer is empty.
+        """
+        self._flush()
+        if not self._values:
+            raise ValueError("HistoryBuffer is empty: call update() first")
+        return self._values[self._start - 1]
+
+    def statistics(self, method_name: str, *args: Any, **kwargs: Any) -> Any:
+        """Apply the statistic registered as ``method_name`` (``mean``, ``max``, ``min``,
+        ``current`` or one added with ``register_statistics``).
+
+        Raises:
+            KeyError: For an unknown statistic.
+        """
+        if method_name not in self._statistics_methods:
+            raise KeyError(
+                f"HistoryBuffer: no statistic named {method_name!r}; registered: "
+                f"{sorted(self._statistics_methods)}"
+            )
+        return self._statistics_methods[method_name](self, *args, **kwargs)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The history as plain Python lists (loadable with ``torch.load(weights_only=True)``)."""
+        self._flush()
+        return {
+            "log_history": self._ordered(self._values).tolist(),
+            "count_history": self._ordered(self._counts).tolist(),
+            "max_length": self.max_length,
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> HistoryBuffer:
+        """The buffer that ``state_dict`` described."""
+        return cls(state["log_history"], state["count_history"], state["max_length"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.state_dict()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["log_history"], state["count_history"], state["max_length"])  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"HistoryBuffer(len={len(self)}, max_length={self.max_length})"
+
+
+def _kind(value: float) -> str:
+    if math.isnan(value):
+        return "nan"
+    return "inf" if value > 0 else "-inf"
+
+
+def _divide(total: float, count: float) -> float:
+    if count == 0:
+        return math.nan if total == 0 or math.isnan(total) else math.copysign(math.inf, total)
+    return total / count
+
+
+def _as_number(value: Any, what: str) -> float | int:
+    """A numpy scalar or one-element array as a Python number."""
+    item = getattr(value, "item", None)
+    if _is_tensor(value):
+        size = value.numel()  # a tensor count: rare, so one .item() is acceptable here
+    else:
+        size = getattr(value, "size", 1)
+    if item is None or size != 1:
+        raise TypeError(
+            f"HistoryBuffer.update: {what} must be a number or a one-element tensor/array, "
+            f"got {type(value).__name__}"
+        )
+    number = item()
+    if not isinstance(number, (int, float)):
+        raise TypeError(f"HistoryBuffer.update: {what} must be numeric, got {number!r}")
+    return number

@@ -1,0 +1,11 @@
+"""Model wrappers for distributed training, and ``is_model_wrapper``."""
+
+from torchrig.model.wrappers.distributed import MMDistributedDataParallel
+from torchrig.model.wrappers.seperate_distributed import MMSeparateDistributedDataParallel
+from torchrig.model.wrappers.utils import is_model_wrapper
+
+__all__ = [
+    "MMDistributedDataParallel",
+    "MMSeparateDistributedDataParallel",
+    "is_model_wrapper",
+]

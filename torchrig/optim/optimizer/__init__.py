@@ -1,0 +1,26 @@
+"""Optimizer wrappers, their constructor, and the registration of torch's optimizers."""
+
+from torchrig.optim.optimizer.amp_optimizer_wrapper import AmpOptimWrapper
+from torchrig.optim.optimizer.base import BaseOptimWrapper
+from torchrig.optim.optimizer.builder import (
+    TORCH_OPTIMIZERS,
+    build_optim_wrapper,
+    register_torch_optimizers,
+)
+from torchrig.optim.optimizer.default_constructor import DefaultOptimWrapperConstructor
+from torchrig.optim.optimizer.optimizer_wrapper import OptimWrapper
+from torchrig.optim.optimizer.optimizer_wrapper_dict import OptimWrapperDict
+from torchrig.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIMIZERS
+
+__all__ = [
+    "OPTIMIZERS",
+    "OPTIM_WRAPPER_CONSTRUCTORS",
+    "TORCH_OPTIMIZERS",
+    "AmpOptimWrapper",
+    "BaseOptimWrapper",
+    "DefaultOptimWrapperConstructor",
+    "OptimWrapper",
+    "OptimWrapperDict",
+    "build_optim_wrapper",
+    "register_torch_optimizers",
+]
