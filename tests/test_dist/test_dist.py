@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
@@ -134,6 +135,30 @@ def test_init_dist_missing_env_names_variable(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(KeyError, match="SLURM_PROCID"):
         dist.init_dist("slurm")
     assert not dist.is_distributed()
+
+
+def test_mpi_environment_translation() -> None:
+    from torchrig.dist import utils
+
+    with mock.patch.dict(os.environ):  # restores every variable afterwards
+        for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_PORT"):
+            os.environ.pop(key, None)
+        os.environ.pop("MASTER_ADDR", None)
+        os.environ.update(
+            OMPI_COMM_WORLD_RANK="3",
+            OMPI_COMM_WORLD_SIZE="4",
+            OMPI_COMM_WORLD_LOCAL_RANK="1",
+            OMPI_COMM_WORLD_LOCAL_SIZE="2",
+        )
+        with pytest.raises(KeyError, match="MASTER_ADDR"):
+            utils._set_mpi_env(None)
+        os.environ["MASTER_ADDR"] = "10.0.0.1"
+        utils._set_mpi_env(1234)
+        env = os.environ
+        assert (env["RANK"], env["WORLD_SIZE"], env["LOCAL_RANK"]) == ("3", "4", "1")
+        assert (env["LOCAL_WORLD_SIZE"], env["MASTER_PORT"]) == ("2", "1234")
+    with pytest.raises(ValueError, match="init_backend"):
+        dist.init_dist("pytorch", init_backend="deepspeed")
 
 
 def test_first_host_of_slurm_nodelist(monkeypatch: pytest.MonkeyPatch) -> None:

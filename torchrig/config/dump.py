@@ -83,41 +83,38 @@ def _format_scalar(value: Any, imports: _Imports) -> str:
     return repr(value)
 
 
-def _items(value: Any, imports: _Imports, indent: int) -> tuple[str, str, list[str], list[str]]:
-    """Opening and closing brackets, the flat items, and the items laid out for ``indent``."""
+def _broken_items(value: Any, imports: _Imports, indent: int) -> tuple[str, str, list[str]]:
+    """Opening and closing brackets, and the items laid out one per line at ``indent``."""
     if isinstance(value, dict):
         keyed = all(_is_identifier(k) for k in value)
-        flat, broken = [], []
+        items = []
         for key, item in dict.items(value):
             prefix = f"{key}=" if keyed else f"{key!r}: "
-            flat.append(prefix + _flat(item, imports))
-            broken.append(prefix + _format(item, imports, indent, len(prefix)))
-        return ("dict(", ")", flat, broken) if keyed else ("{", "}", flat, broken)
+            items.append(prefix + _format(item, imports, indent, len(prefix)))
+        return ("dict(", ")", items) if keyed else ("{", "}", items)
     open_, close = ("[", "]") if isinstance(value, list) else ("(", ")")
-    flat = [_flat(item, imports) for item in value]
-    broken = [_format(item, imports, indent, 0) for item in value]
-    return open_, close, flat, broken
+    return open_, close, [_format(item, imports, indent, 0) for item in value]
 
 
 def _flat(value: Any, imports: _Imports) -> str:
     if isinstance(value, (dict, list, tuple)):
-        open_, close, flat, _ = _items_flat(value, imports)
+        open_, close, flat = _flat_items(value, imports)
         if isinstance(value, tuple) and len(value) == 1:
             return f"({flat[0]},)"
         return open_ + ", ".join(flat) + close
     return _format_scalar(value, imports)
 
 
-def _items_flat(value: Any, imports: _Imports) -> tuple[str, str, list[str], None]:
+def _flat_items(value: Any, imports: _Imports) -> tuple[str, str, list[str]]:
     if isinstance(value, dict):
         keyed = all(_is_identifier(k) for k in value)
         if keyed:
             items = [f"{k}={_flat(v, imports)}" for k, v in dict.items(value)]
-            return "dict(", ")", items, None
+            return "dict(", ")", items
         items = [f"{k!r}: {_flat(v, imports)}" for k, v in dict.items(value)]
-        return "{", "}", items, None
+        return "{", "}", items
     open_, close = ("[", "]") if isinstance(value, list) else ("(", ")")
-    return open_, close, [_flat(v, imports) for v in value], None
+    return open_, close, [_flat(v, imports) for v in value]
 
 
 def _format(value: Any, imports: _Imports, indent: int, prefix_len: int) -> str:
@@ -130,7 +127,7 @@ def _format(value: Any, imports: _Imports, indent: int, prefix_len: int) -> str:
     if not value:
         return flat
     inner = indent + _INDENT
-    open_, close, _, broken = _items(value, imports, inner)
+    open_, close, broken = _broken_items(value, imports, inner)
     pad = " " * inner
     body = "".join(f"{pad}{item},\n" for item in broken)
     return f"{open_}\n{body}{' ' * indent}{close}"

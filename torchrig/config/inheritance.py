@@ -219,11 +219,12 @@ def load_config_file(
             return loaded
     text, placeholders = parsing.pre_substitute_base_vars(text)
     if extension == ".py":
-        tree = parsing.parse_python(text, filename)
+        if placeholders:  # the text changed: parse it again
+            tree = parsing.parse_python(text, filename)
         base_files = parsing.get_python_base_files(tree, filename)
     else:
         child = parsing.parse_data_text(text, filename, extension)
-        base_files = parsing._check_base_list(child.pop(BASE_KEY, []), filename)
+        base_files = parsing.check_base_list(child.pop(BASE_KEY, []), filename)
 
     base = _load_bases(filename, base_files, options, stack + (filename,))
     env_variables.update(base.env_variables)

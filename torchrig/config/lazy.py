@@ -43,6 +43,10 @@ class LazyObject:
         location: Where the import was written (``'file.py, line 3'``), for error messages.
     """
 
+    # Lets builders (``torchrig.registry.build_from_cfg``) recognise lazy values without
+    # importing this module.
+    _is_lazy_object = True
+
     def __init__(self, module: str, imported: str | None = None, location: str | None = None):
         if not isinstance(module, str) or not module:
             raise TypeError(f"module must be a non-empty str, got {module!r}")
@@ -125,6 +129,8 @@ class LazyAttr:
         name: The attribute's name.
         source: The lazy object (or attribute) it is read from.
     """
+
+    _is_lazy_object = True
 
     def __init__(self, name: str, source: LazyObject | LazyAttr):
         self.name = name

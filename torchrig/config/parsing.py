@@ -20,6 +20,7 @@ from torchrig.config.utils import BASE_KEY, ConfigKeyError, ConfigParsingError, 
 
 __all__ = [
     "SUPPORTED_EXTENSIONS",
+    "check_base_list",
     "exec_python_config",
     "get_python_base_files",
     "is_lazy_import",
@@ -34,9 +35,11 @@ __all__ = [
 
 SUPPORTED_EXTENSIONS = (".py", ".json", ".yaml", ".yml")
 
-_BASE_VAR_RE = re.compile(r"\{\{\s*" + BASE_KEY + r"\.([\w\.]+)\s*\}\}")
+# A reference, optionally quoted as a whole (``'{{_base_.a}}'`` is the same as ``{{_base_.a}}``).
+_BASE_VAR_RE = re.compile(r"""(['"]?)\{\{\s*""" + BASE_KEY + r"\.([\w\.]+)\s*\}\}\1")
 _ENV_VAR_RE = re.compile(r"\{\{['\"]?\s*\$(\w+)\s*(?::\s*(.*?)\s*)?['\"]?\}\}")
 _PLACEHOLDER_PREFIX = "_torchrig_base_ref_"
+_EMBEDDED_RE = re.compile(r'"?(' + _PLACEHOLDER_PREFIX + r'[0-9a-f]{8}_\d+_)"?')
 
 
 def substitute_predefined_vars(text: str, filename: str) -> str:
@@ -92,14 +95,24 @@ def pre_substitute_base_vars(text: str) -> tuple[str, dict[str, str]]:
     by_key: dict[str, str] = {}
 
     def replace(match: re.Match) -> str:
-        key = match.group(1)
+        key = match.group(2)
         if key not in by_key:
-            placeholder = f"{_PLACEHOLDER_PREFIX}{uuid.uuid4().hex[:8]}_{len(by_key)}"
+            placeholder = f"{_PLACEHOLDER_PREFIX}{uuid.uuid4().hex[:8]}_{len(by_key)}_"
             by_key[key] = placeholder
             mapping[placeholder] = key
+        if not match.group(1) and _inside_string(match):
+            return by_key[key]
         return f'"{by_key[key]}"'
 
     return _BASE_VAR_RE.sub(replace, text), mapping
+
+
+def _inside_string(match: re.Match) -> bool:
+    """Whether an unquoted reference touches other characters of a string (``'a{{...}}'``)."""
+    text, start, end = match.string, match.start(), match.end()
+    before = text[start - 1] if start else "\n"
+    after = text[end] if end < len(text) else "\n"
+    return not (before.isspace() or before in ":=([{,") or not (after.isspace() or after in ",)]}#")
 
 
 def _lookup(base_cfg: Any, dotted: str, filename: str) -> Any:
@@ -131,8 +144,18 @@ def substitute_base_vars(cfg: Any, mapping: dict[str, str], base_cfg: dict, file
     if isinstance(cfg, (list, tuple)):
         items = [substitute_base_vars(v, mapping, base_cfg, filename) for v in cfg]
         return type(cfg)(items) if type(cfg) in (list, tuple) else items
-    if isinstance(cfg, str) and cfg.startswith(_PLACEHOLDER_PREFIX) and cfg in mapping:
-        return _lookup(base_cfg, mapping[cfg], filename)
+    if isinstance(cfg, str) and _PLACEHOLDER_PREFIX in cfg:
+        if cfg in mapping:
+            return _lookup(base_cfg, mapping[cfg], filename)
+        # A reference inside a longer string: ``'work_dirs/{{_base_.name}}'``.
+        return _EMBEDDED_RE.sub(
+            lambda m: (
+                str(_lookup(base_cfg, mapping[m.group(1)], filename))
+                if m.group(1) in mapping
+                else m.group(0)
+            ),
+            cfg,
+        )
     return cfg
 
 
@@ -167,11 +190,11 @@ def get_python_base_files(tree: ast.Module, filename: str) -> list[str]:
                     f"{BASE_KEY} in config file {filename}, line {node.lineno}, must be a string "
                     "or a list of strings written literally"
                 ) from None
-            return _check_base_list(value, filename)
+            return check_base_list(value, filename)
     return []
 
 
-def _check_base_list(value: Any, filename: str) -> list[str]:
+def check_base_list(value: Any, filename: str) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):

@@ -27,6 +27,8 @@ __all__ = ["BaseDataset", "Compose", "force_full_init"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
+_GC_MIN_ITEMS = 10_000
+
 
 def _print_log(msg: str, level: int = logging.INFO) -> None:
     """Logs ``msg`` through torchrig's current logger (``print_log(logger='current')``)."""
@@ -294,13 +296,18 @@ class BaseDataset(Dataset):
     @force_full_init
     def get_data_info(self, idx: int) -> dict:
         """A fresh copy of the data information of item ``idx``, with ``sample_idx`` set."""
+        if idx < 0:
+            idx += len(self)
+            if idx < 0:
+                raise IndexError(f"index {idx - len(self)} is out of dataset length({len(self)})")
         if self.serialize_data:
-            start = 0 if idx == 0 else int(self.data_address[idx - 1])
-            end = int(self.data_address[idx])
-            data_info = pickle.loads(memoryview(self.data_bytes[start:end]))
+            address = self.data_address
+            start = int(address[idx - 1]) if idx > 0 else 0
+            # pickle reads the numpy view through the buffer protocol: no copy of the bytes.
+            data_info = pickle.loads(self.data_bytes[start : int(address[idx])])
         else:
             data_info = copy.deepcopy(self.data_list[idx])
-        data_info["sample_idx"] = idx if idx >= 0 else len(self) + idx
+        data_info["sample_idx"] = idx
         return data_info
 
     def prepare_data(self, idx: int) -> Any:
@@ -415,8 +422,12 @@ class BaseDataset(Dataset):
         # A bytearray is writable, so the array over it needs no further copy.
         data_bytes = np.frombuffer(bytearray().join(buffers), dtype=np.uint8)
         del buffers
+        num_items = len(self.data_list)
         self.data_list.clear()
-        gc.collect()
+        # Reference counting frees the items; a full collection (a tenth of a second with
+        # torch loaded) only pays off for lists large enough to hold cyclic garbage worth it.
+        if num_items >= _GC_MIN_ITEMS:
+            gc.collect()
         return data_bytes, data_address.astype(np.int64, copy=False)
 
     def _copy_without_annotation(self, memo: dict | None = None) -> BaseDataset:

@@ -176,7 +176,9 @@ class InfiniteSampler(Sampler[int]):
         yield from itertools.islice(self._infinite_indices(start), 0, None, self.world_size)
 
     def __iter__(self) -> Iterator[int]:
-        yield from self.indices
+        # The stream itself, not a generator around it: closing a dropped DataLoader iterator
+        # must not close the stream that the next one continues.
+        return self.indices
 
     def __len__(self) -> int:
         """The dataset's length (the stream itself is endless)."""

@@ -81,14 +81,19 @@ def _collate(data_batch: Sequence, leaf: Any, keep_types: tuple[type, ...]) -> A
     return leaf(data_batch)
 
 
+def _keep(data_batch: Sequence) -> Sequence:
+    return data_batch
+
+
 @FUNCTIONS.register_module()
 def pseudo_collate(data_batch: Sequence) -> Any:
     """Transposes a batch without stacking: dicts of lists, lists of lists.
 
     Mappings and sequences are recursed into so that a batch of ``dict(inputs=..,
     data_samples=..)`` becomes ``dict(inputs=[...], data_samples=[...])``; everything else
-    (tensors, arrays, data elements, numbers) is kept as the list of the batch's items, for the
-    model's data preprocessor to stack.
+    (tensors, arrays, data elements, numbers) is kept as the sequence of the batch's items (a
+    list at the top level, a tuple below a sequence, as MMEngine), for the model's data
+    preprocessor to stack.
 
     Args:
         data_batch: The samples of one batch.
@@ -96,7 +101,7 @@ def pseudo_collate(data_batch: Sequence) -> Any:
     Returns:
         The batch, of the same structure as one sample.
     """
-    return _collate(data_batch, list, (str, bytes))
+    return _collate(data_batch, _keep, (str, bytes))
 
 
 @FUNCTIONS.register_module()

@@ -38,18 +38,37 @@ def _format_of(file: str | Path | IO | None, file_format: str | None, what: str)
     raise TypeError(f"file_format must be given to {what} a file object or a string")
 
 
-def load(file: str | Path | IO, file_format: str | None = None, **kwargs: Any) -> Any:
+def _check_backend(file_client_args: dict | None, backend_args: dict | None) -> None:
+    for args in (file_client_args, backend_args):
+        backend = (args or {}).get("backend", "local")
+        if backend not in ("local", "disk"):
+            raise ValueError(
+                f"torchrig.fileio reads and writes local files only; backend {backend!r} is not "
+                "supported (leave file_client_args/backend_args unset)"
+            )
+
+
+def load(
+    file: str | Path | IO,
+    file_format: str | None = None,
+    file_client_args: dict | None = None,
+    backend_args: dict | None = None,
+    **kwargs: Any,
+) -> Any:
     """Load data from a json, yaml or pickle file.
 
     Args:
         file: A path (``str`` or ``Path``) or an open file object.
         file_format: The format (``'json'``, ``'yaml'``/``'yml'``, ``'pickle'``/``'pkl'``);
             inferred from the path's extension when None. Required for file objects.
+        file_client_args: Accepted for MMEngine compatibility; only local files are supported.
+        backend_args: Accepted for MMEngine compatibility; only local files are supported.
         **kwargs: Passed to the handler's loader.
 
     Returns:
         The loaded object.
     """
+    _check_backend(file_client_args, backend_args)
     fmt = _format_of(file, file_format, "load")
     handler = _get_handler(fmt, f"loading {file!s}")
     if isinstance(file, (str, Path)):
@@ -65,6 +84,8 @@ def dump(
     obj: Any,
     file: str | Path | IO | None = None,
     file_format: str | None = None,
+    file_client_args: dict | None = None,
+    backend_args: dict | None = None,
     **kwargs: Any,
 ) -> str | bytes | None:
     """Dump data to a json, yaml or pickle file, or to a string.
@@ -75,11 +96,14 @@ def dump(
             (bytes for pickle).
         file_format: The format; inferred from the path's extension when None. Required when
             ``file`` is None or a file object.
+        file_client_args: Accepted for MMEngine compatibility; only local files are supported.
+        backend_args: Accepted for MMEngine compatibility; only local files are supported.
         **kwargs: Passed to the handler's dumper.
 
     Returns:
         The serialized data when ``file`` is None, else None.
     """
+    _check_backend(file_client_args, backend_args)
     if file is None and file_format is None:
         raise TypeError("file_format must be given when dumping to a string (file=None)")
     fmt = _format_of(file, file_format, "dump")

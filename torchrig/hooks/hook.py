@@ -155,7 +155,9 @@ class Hook:
         """Called before each train iteration."""
         self._before_iter(runner, batch_idx=batch_idx, data_batch=data_batch, mode="train")
 
-    def before_val_iter(self, runner: Runner, batch_idx: int, data_batch: DATA_BATCH = None) -> None:
+    def before_val_iter(
+        self, runner: Runner, batch_idx: int, data_batch: DATA_BATCH = None
+    ) -> None:
         """Called before each val iteration."""
         self._before_iter(runner, batch_idx=batch_idx, data_batch=data_batch, mode="val")
 

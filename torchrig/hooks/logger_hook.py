@@ -93,9 +93,7 @@ class LoggerHook(Hook):
             )
         if isinstance(out_suffix, str):
             out_suffix = (out_suffix,)
-        if not isinstance(out_suffix, Sequence) or not all(
-            isinstance(s, str) for s in out_suffix
-        ):
+        if not isinstance(out_suffix, Sequence) or not all(isinstance(s, str) for s in out_suffix):
             raise TypeError(f"LoggerHook: out_suffix must be a str or strs, got {out_suffix!r}")
         if not keep_local and out_dir is None:
             raise ValueError("LoggerHook: keep_local=False removes the logs; give out_dir too")

@@ -1,10 +1,11 @@
 """``HistoryBuffer``: the history of one logged scalar (``mmengine.logging.history_buffer``).
 
 Unlike MMEngine's, which copies its whole numpy history on every update, an update here costs
-the same whatever the history's length: values live in bounded deques, the global mean comes
-from running sums, a windowed statistic reads only its window. Tensor values are kept as they
-are (detached) and turned into floats together, in one transfer, when a statistic is asked for,
-so logging a GPU loss every iteration does not synchronise the device every iteration.
+the same whatever the history's length: values live in fixed-size ring buffers of doubles, the
+global mean comes from running sums, a windowed statistic reads only its window. Tensor values
+are kept as they are (detached, not copied: do not modify a logged tensor in place) and turned
+into floats together, in one transfer per device, when a statistic is asked for, so logging a
+GPU loss every iteration does not synchronise the device every iteration.
 """
 
 from __future__ import annotations
@@ -45,29 +46,6 @@ def _to_floats(values: list[Any]) -> list[float]:
     return out
 
 
-class _Sum:
-    """A compensated (Neumaier) running sum of finite values, so that adding and removing a
-    million values leaves no visible drift."""
-
-    __slots__ = ("total", "compensation")
-
-    def __init__(self) -> None:
-        self.total = 0.0
-        self.compensation = 0.0
-
-    def add(self, value: float) -> None:
-        total = self.total + value
-        if abs(self.total) >= abs(value):
-            self.compensation += (self.total - total) + value
-        else:
-            self.compensation += (value - total) + self.total
-        self.total = total
-
-    @property
-    def value(self) -> float:
-        return self.total + self.compensation
-
-
 class HistoryBuffer:
     """The recent history of a scalar with its counts, and statistics over it.
 
@@ -102,8 +80,11 @@ class HistoryBuffer:
         self._counts = array("d")
         self._start = 0  # ring position of the oldest value once the buffer is full
         self._pending: list[tuple[Any, Any]] = []
-        self._value_sum = _Sum()
-        self._count_sum = _Sum()
+        # Running sums of the finite values and of the counts; recomputed exactly (fsum) once
+        # per ``len`` evictions, so rounding from adding and removing cannot pile up.
+        self._value_sum = 0.0
+        self._count_sum = 0.0
+        self._evictions = 0
         self._non_finite: dict[str, int] = {"nan": 0, "inf": 0, "-inf": 0}
         self._max = -math.inf
         self._min = math.inf
@@ -140,58 +121,74 @@ class HistoryBuffer:
         Raises:
             TypeError: For a value that is not a number or a one-element tensor/array.
         """
-        if _is_tensor(log_val):
+        value_type = type(log_val)
+        if value_type is float or value_type is int:
+            pass
+        elif _is_tensor(log_val):
             if log_val.numel() != 1:
                 raise TypeError(
                     "HistoryBuffer.update: a tensor value must hold one element, got shape "
                     f"{tuple(log_val.shape)}"
                 )
-            log_val = log_val.detach()
+            if log_val.requires_grad:  # keep no autograd graph alive
+                log_val = log_val.detach()
         elif not isinstance(log_val, (int, float)):
             log_val = _as_number(log_val, "log_val")
-        if not isinstance(count, (int, float)):
+        if type(count) is not int and not isinstance(count, (int, float)):
             count = _as_number(count, "count")
-        self._pending.append((log_val, count))
-        if len(self._pending) >= _MAX_PENDING:
+        pending = self._pending
+        pending.append((log_val, count))
+        if len(pending) >= _MAX_PENDING:
             self._flush()
 
     def _flush(self) -> None:
         """Turn pending values into floats (one transfer per device) and append them."""
-        if not self._pending:
+        pending = self._pending
+        if not pending:
             return
-        pending, self._pending = self._pending, []
+        self._pending = []
+        if len(pending) == 1 and type(pending[0][0]) is float:
+            self._append(pending[0][0], float(pending[0][1]))
+            return
         values = _to_floats([v for v, _ in pending])
-        for value, count in zip(values, (c for _, c in pending)):
+        for value, (_, count) in zip(values, pending):
             self._append(float(value), float(count))
 
     def _append(self, value: float, count: float) -> None:
-        if len(self._values) < self.max_length:
-            self._values.append(value)
+        values = self._values
+        if len(values) < self.max_length:
+            values.append(value)
             self._counts.append(count)
         else:
-            self._forget(self._values[self._start], self._counts[self._start])
-            self._values[self._start] = value
-            self._counts[self._start] = count
-            self._start = (self._start + 1) % self.max_length
-        self._count_sum.add(count)
-        if math.isfinite(value):
-            self._value_sum.add(value)
+            start = self._start
+            self._forget(values[start], self._counts[start])
+            values[start] = value
+            self._counts[start] = count
+            self._start = (start + 1) % self.max_length
+        self._count_sum += count
+        if value - value == 0.0:  # finite
+            self._value_sum += value
         else:
             self._non_finite[_kind(value)] += 1
         if value > self._max:
             self._max = value
         if value < self._min:
             self._min = value
+        if self._evictions >= len(values):
+            self._evictions = 0
+            self._value_sum = math.fsum(v for v in values if v - v == 0.0)
+            self._count_sum = math.fsum(self._counts)
 
     def _forget(self, value: float, count: float) -> None:
         """Take the oldest value, about to be overwritten, out of the running statistics."""
-        self._count_sum.add(-count)
-        if math.isfinite(value):
-            self._value_sum.add(-value)
+        self._count_sum -= count
+        if value - value == 0.0:
+            self._value_sum -= value
         else:
             self._non_finite[_kind(value)] -= 1
         if value == self._max or value == self._min:
             self._extremes_stale = True
+        self._evictions += 1
 
     def _ordered(self, values: array) -> array:
         return values[self._start :] + values[: self._start] if self._start else values[:]
@@ -205,10 +202,13 @@ class HistoryBuffer:
 
     def _window(self, window_size: int | None) -> int | None:
         """The window to read, or None for the whole history."""
-        self._flush()
+        if self._pending:
+            self._flush()
         if window_size is None:
             return None
-        if isinstance(window_size, bool) or not isinstance(window_size, int):
+        if type(window_size) is not int and (
+            isinstance(window_size, bool) or not isinstance(window_size, int)
+        ):
             raise TypeError(
                 f"HistoryBuffer: window_size must be an int or None, got {window_size!r}"
             )
@@ -238,8 +238,7 @@ class HistoryBuffer:
         window = self._window(window_size)
         if window is not None:
             return _divide(
-                math.fsum(self._tail(self._values, window)),
-                math.fsum(self._tail(self._counts, window)),
+                sum(self._tail(self._values, window)), sum(self._tail(self._counts, window))
             )
         if not self._values:
             return math.nan
@@ -251,8 +250,8 @@ class HistoryBuffer:
         elif non_finite["-inf"]:
             total = -math.inf
         else:
-            total = self._value_sum.value
-        return _divide(total, self._count_sum.value)
+            total = self._value_sum
+        return _divide(total, self._count_sum)
 
     def max(self, window_size: int | None = None) -> float:
         """The largest of the last ``window_size`` values (all if None); NaN if one is NaN."""

@@ -75,7 +75,9 @@ class MessageHub(ManagerMixin):
             buffer = self._log_scalars[key] = HistoryBuffer()
         buffer.update(value, count)
 
-    def update_scalars(self, log_dict: dict[str, Any], resumed: bool = True, *, count: int = 1) -> None:
+    def update_scalars(
+        self, log_dict: dict[str, Any], resumed: bool = True, *, count: int = 1
+    ) -> None:
         """``update_scalar`` for each item of ``log_dict``.
 
         Args:

@@ -12,6 +12,7 @@ from torchrig.model.averaged_model import (
 )
 from torchrig.model.base_model import BaseDataPreprocessor, BaseModel, ImgDataPreprocessor
 from torchrig.model.base_module import BaseModule, ModuleDict, ModuleList, Sequential
+from torchrig.model.test_time_aug import BaseTTAModel
 from torchrig.model.utils import (
     convert_sync_batchnorm,
     detect_anomalous_params,
@@ -52,6 +53,7 @@ __all__ = [
     "BaseInit",
     "BaseModel",
     "BaseModule",
+    "BaseTTAModel",
     "Caffe2XavierInit",
     "ConstantInit",
     "ExponentialMovingAverage",

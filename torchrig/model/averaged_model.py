@@ -54,14 +54,22 @@ class BaseAveragedModel(nn.Module):
             self.module = self.module.to(device)
         self.register_buffer("steps", torch.tensor(0, dtype=torch.long, device=device))
         self.update_buffers = update_buffers
-        self.avg_parameters: dict[str, torch.Tensor]
-        if update_buffers:
-            self.avg_parameters = self.module.state_dict(keep_vars=True)
-        else:
-            self.avg_parameters = dict(self.module.named_parameters())
+        self.avg_parameters: dict[str, torch.Tensor] = self._averaged_tensors()
         # A Python mirror of ``steps`` so that updating never waits on the device.
         self._steps = 0
         self._loaded = False
+
+    def _averaged_tensors(self) -> dict[str, torch.Tensor]:
+        if self.update_buffers:
+            return self.module.state_dict(keep_vars=True)
+        return dict(self.module.named_parameters())
+
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> BaseAveragedModel:
+        # .to()/.cuda()/.double() replace buffer tensors (and, with some torch settings,
+        # parameters): point avg_parameters at the new ones.
+        result = super()._apply(fn, *args, **kwargs)
+        self.avg_parameters = self._averaged_tensors()
+        return result
 
     @abstractmethod
     def avg_func(

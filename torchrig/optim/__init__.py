@@ -1,5 +1,9 @@
 """Optimization: optimizer wrappers and constructors, and parameter schedulers."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from torchrig.optim.optimizer import (
     OPTIM_WRAPPER_CONSTRUCTORS,
     OPTIMIZERS,
@@ -49,6 +53,7 @@ from torchrig.optim.scheduler import (
 )
 
 __all__ = [
+    "ZeroRedundancyOptimizer",
     "INF",
     "OPTIMIZERS",
     "OPTIM_WRAPPER_CONSTRUCTORS",
@@ -93,3 +98,12 @@ __all__ = [
     "register_torch_optimizers",
     "_ParamScheduler",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # ZeroRedundancyOptimizer is imported on first access: torch.distributed.optim is slow.
+    if name == "ZeroRedundancyOptimizer":
+        from torchrig.optim.optimizer.zero_optimizer import ZeroRedundancyOptimizer
+
+        return ZeroRedundancyOptimizer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -44,6 +44,14 @@ def register_torch_optimizers() -> list[str]:
 TORCH_OPTIMIZERS = register_torch_optimizers()
 
 
+@OPTIMIZERS.register_module(name="ZeroRedundancyOptimizer")
+def _build_zero_redundancy_optimizer(params: Any, optimizer_type: str, **kwargs: Any) -> Any:
+    # Imported on use: torch.distributed.optim takes seconds to import.
+    from torchrig.optim.optimizer.zero_optimizer import ZeroRedundancyOptimizer
+
+    return ZeroRedundancyOptimizer(params, optimizer_type, **kwargs)
+
+
 def _is_constructor_cfg(cfg: dict[str, Any]) -> bool:
     return "optimizer" in cfg or "constructor" in cfg or "type" in cfg
 

@@ -1,5 +1,7 @@
 """Parameter schedulers: learning rate, momentum and any other parameter-group value."""
 
+from __future__ import annotations
+
 from torchrig.optim.scheduler.lr_scheduler import (
     ConstantLR,
     CosineAnnealingLR,

@@ -93,15 +93,16 @@ class OneCycleParamScheduler(_ParamScheduler):
     @staticmethod
     def _phases(total: int, pct_start: float, three_phase: bool, name: str) -> list[dict[str, Any]]:
         initial, peak, final = f"initial_{name}", f"max_{name}", f"min_{name}"
+        start, end = f"start_{name}", f"end_{name}"  # MMEngine's keys, for its checkpoints
         if three_phase:
             return [
-                dict(end_step=float(pct_start * total) - 1, start=initial, end=peak),
-                dict(end_step=float(2 * pct_start * total) - 2, start=peak, end=initial),
-                dict(end_step=total - 1, start=initial, end=final),
+                {"end_step": float(pct_start * total) - 1, start: initial, end: peak},
+                {"end_step": float(2 * pct_start * total) - 2, start: peak, end: initial},
+                {"end_step": total - 1, start: initial, end: final},
             ]
         return [
-            dict(end_step=float(pct_start * total) - 1, start=initial, end=peak),
-            dict(end_step=total - 1, start=peak, end=final),
+            {"end_step": float(pct_start * total) - 1, start: initial, end: peak},
+            {"end_step": total - 1, start: peak, end: final},
         ]
 
     @classmethod
@@ -127,6 +128,7 @@ class OneCycleParamScheduler(_ParamScheduler):
                 "end or total_steps to the length of training"
             )
         anneal = _ANNEAL[self.anneal_strategy]
+        start, end = f"start_{self.param_name}", f"end_{self.param_name}"
         values = []
         for group in self.optimizer.param_groups:
             phase_start = 0.0
@@ -134,7 +136,7 @@ class OneCycleParamScheduler(_ParamScheduler):
                 phase_end = phase["end_step"]
                 if step <= phase_end or index == len(self._schedule_phases) - 1:
                     pct = (step - phase_start) / (phase_end - phase_start)
-                    values.append(anneal(group[phase["start"]], group[phase["end"]], pct))
+                    values.append(anneal(group[phase[start]], group[phase[end]], pct))
                     break
                 phase_start = phase_end
         return values

@@ -1,0 +1,2 @@
+_base_ = "../_base_/default_runtime.py"
+level = _base_.no_such_key

@@ -1,0 +1,2 @@
+default_scope = "mmdet"
+a = 1

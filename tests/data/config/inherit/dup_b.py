@@ -1,0 +1,2 @@
+default_scope = "mmdet"
+b = 2

@@ -1,0 +1,2 @@
+default_scope = "mmseg"
+c = 3

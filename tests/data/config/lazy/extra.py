@@ -1,0 +1,3 @@
+from torchrig.config import read_base
+
+extra_value = 5

@@ -1,0 +1,5 @@
+dirname = "{{fileDirname}}"
+basename = "{{ fileBasename }}"
+stem = "{{fileBasenameNoExtension}}"
+ext = "{{fileExtname}}"
+work_dir = "./work_dirs/" + "{{ fileBasenameNoExtension }}"

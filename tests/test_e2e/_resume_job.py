@@ -1,0 +1,123 @@
+"""A small training run for the kill-and-resume tests, run in a child process.
+
+``run_job(work_dir, mode, resume, pause_at)``, or from a shell:
+``python _resume_job.py WORK_DIR MODE [--resume] [--pause-at N]``.
+
+MODE is ``epoch`` or ``iter``. Every iteration's loss is appended to
+``WORK_DIR/losses.txt`` as ``<iter> <float.hex>``. With ``--pause-at N`` the run writes
+``WORK_DIR/paused`` after iteration N and waits there to be killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from torchrig.hooks import Hook
+from torchrig.model import BaseModel
+from torchrig.registry import DATASETS, HOOKS, MODELS
+from torchrig.runner import Runner
+
+
+@DATASETS.register_module(force=True)
+class NoisyPoints(Dataset):
+    """40 fixed points in 8 dimensions with 3 classes."""
+
+    def __init__(self) -> None:
+        generator = torch.Generator().manual_seed(1)
+        self.inputs = torch.randn(40, 8, generator=generator)
+        self.labels = torch.randint(0, 3, (40,), generator=generator)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, index: int) -> dict:
+        return dict(inputs=self.inputs[index], data_samples=self.labels[index])
+
+
+@MODELS.register_module(force=True)
+class DropoutNet(BaseModel):
+    """An MLP with dropout, so that the random state matters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 3))
+
+    def forward(self, inputs, data_samples=None, mode="tensor"):
+        logits = self.net(inputs)
+        if mode == "loss":
+            return dict(loss=nn.functional.cross_entropy(logits, data_samples))
+        return logits
+
+
+@HOOKS.register_module(force=True)
+class RecordLoss(Hook):
+    """Appends each iteration's exact loss to a file; optionally pauses to be killed."""
+
+    priority = "LOWEST"
+
+    def __init__(self, path: str, pause_at: int = 0) -> None:
+        self.path = path
+        self.pause_at = pause_at
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        with open(self.path, "a") as stream:
+            stream.write(f"{runner.iter + 1} {outputs['loss'].item().hex()}\n")
+        if runner.iter + 1 == self.pause_at:
+            with open(os.path.join(runner.work_dir, "paused"), "w") as stream:
+                stream.write("paused")
+            time.sleep(120)
+
+
+def run_job(work_dir: str, mode: str, resume: bool = False, pause_at: int = 0) -> None:
+    """Trains DropoutNet for 30 iterations (3 epochs of 10, or 30 iterations), with a
+    checkpoint every 4 iterations and every loss recorded."""
+    by_epoch = mode == "epoch"
+    train_cfg = (
+        dict(by_epoch=True, max_epochs=3) if by_epoch else dict(by_epoch=False, max_iters=30)
+    )
+    runner = Runner(
+        model=dict(type="DropoutNet"),
+        work_dir=work_dir,
+        train_dataloader=dict(
+            dataset=dict(type="NoisyPoints"),
+            sampler=dict(type="DefaultSampler", shuffle=True),
+            batch_size=4,
+            collate_fn=dict(type="default_collate"),
+        ),
+        train_cfg=train_cfg,
+        optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1, momentum=0.9)),
+        param_scheduler=dict(type="MultiStepLR", milestones=[1, 2], by_epoch=by_epoch, gamma=0.5),
+        default_hooks=dict(
+            logger=dict(type="LoggerHook", interval=1),
+            checkpoint=dict(type="CheckpointHook", interval=4, by_epoch=False),
+        ),
+        custom_hooks=[
+            dict(type="RecordLoss", path=os.path.join(work_dir, "losses.txt"), pause_at=pause_at)
+        ],
+        log_processor=dict(window_size=1, by_epoch=by_epoch),
+        log_level="WARNING",
+        randomness=dict(seed=2024),
+        resume=resume,
+    )
+    runner.train()
+    runner.visualizer.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("work_dir")
+    parser.add_argument("mode", choices=["epoch", "iter"])
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--pause-at", type=int, default=0)
+    args = parser.parse_args()
+    run_job(args.work_dir, args.mode, args.resume, args.pause_at)
+
+
+if __name__ == "__main__":
+    main()

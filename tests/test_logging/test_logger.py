@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+
+from torchrig.logging import MMLogger, print_log
+
+LINE = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d - (\S+) - (\w+) - (.*)$")
+
+
+def _close(logger: MMLogger) -> None:
+    logger.close()
+
+
+def test_console_and_file_lines(tmp_path, capsys) -> None:
+    log_file = tmp_path / "sub" / "run.log"
+    logger = MMLogger.get_instance("t1", logger_name="exp", log_file=str(log_file))
+    try:
+        assert MMLogger.get_current_instance() is logger
+        assert logger.log_file == str(log_file)
+        logger.info("hello")
+        logger.debug("hidden")
+        logger.warning("careful")
+        logger.warning("careful")  # duplicate warnings are shown once
+        logger.error("broken")
+    finally:
+        _close(logger)
+    out = capsys.readouterr().out.splitlines()
+    assert re.match(r"^\d\d/\d\d \d\d:\d\d:\d\d - exp - INFO - hello$", out[0])
+    assert len(out) == 3 and "careful" in out[1] and "test_logger.py" in out[2]
+    lines = log_file.read_text().splitlines()
+    parsed = [LINE.match(line).groups() for line in lines]
+    assert [(p[1], p[2].split(" - ")[-1]) for p in parsed] == [
+        ("INFO", "hello"),
+        ("WARNING", "careful"),
+        ("ERROR", "broken"),
+    ]
+    assert all(p[0] == "exp" for p in parsed)
+
+
+def test_get_instance_returns_existing_and_file_mode(tmp_path) -> None:
+    log_file = tmp_path / "a.log"
+    log_file.write_text("old line\n")
+    logger = MMLogger.get_instance("t2", log_file=str(log_file), file_mode="a", log_level="DEBUG")
+    try:
+        assert MMLogger.get_instance("t2") is logger
+        logger.debug("dbg")
+    finally:
+        _close(logger)
+    text = log_file.read_text()
+    assert text.startswith("old line\n") and "DEBUG - dbg" in text
+    with pytest.raises(ValueError, match="log level"):
+        MMLogger("bad", log_level="LOUD")
+
+
+def test_not_propagated_to_root(caplog) -> None:
+    logger = MMLogger.get_instance("t3")
+    with caplog.at_level(logging.INFO):
+        logger.info("only mine")
+    assert "only mine" not in caplog.text
+    assert logger not in logging.Logger.manager.loggerDict.values()
+
+
+def test_non_zero_rank_console_shows_errors_only_and_writes_no_file(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    logger = MMLogger("r1", log_file=str(tmp_path / "r1.log"))
+    logger.info("quiet")
+    logger.error("loud")
+    out = capsys.readouterr().out
+    assert "quiet" not in out and "loud" in out
+    assert not (tmp_path / "r1.log").exists()
+    per_rank = MMLogger("r1b", log_file=str(tmp_path / "r.log"), distributed=True)
+    try:
+        per_rank.info("mine")
+        assert re.search(r"r_.+_device0_rank1\.log$", per_rank.log_file)
+        assert "mine" in open(per_rank.log_file).read()
+    finally:
+        _close(per_rank)
+
+
+def test_set_level_applies_at_once(capsys) -> None:
+    logger = MMLogger.get_instance("t4", log_level="DEBUG")
+    logger.setLevel("WARNING")
+    logger.info("dropped")
+    logger.setLevel(logging.INFO)
+    logger.info("kept")
+    out = capsys.readouterr().out
+    assert "dropped" not in out and "kept" in out
+
+
+def test_print_log(capsys) -> None:
+    print_log("plain")
+    assert capsys.readouterr().out == "plain\n"
+    print_log("silent", logger="silent")
+    assert capsys.readouterr().out == ""
+    logger = MMLogger.get_instance("named")
+    print_log("by name", logger="named", level="WARNING")
+    print_log("current", logger="current")
+    print_log("object", logger=logger, level=logging.ERROR)
+    out = capsys.readouterr().out
+    assert "WARNING - by name" in out and "INFO - current" in out and "object" in out
+    std = logging.getLogger("torchrig-test-std")
+    std.propagate = False
+    print_log("ignored level", logger=std, level=logging.DEBUG)
+    with pytest.raises(ValueError, match="no MMLogger named 'ghost'"):
+        print_log("x", logger="ghost")
+    with pytest.raises(TypeError):
+        print_log("x", logger=3)  # type: ignore[arg-type]

@@ -1,0 +1,179 @@
+"""The Visualizer façade: building backends, the background writers, failure isolation,
+ranks, and the seed's first example against real W&B (offline)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import types
+import warnings
+
+import numpy as np
+import pytest
+
+from tests.test_visualization._readers import (
+    read_local_scalars,
+    read_wandb_run,
+    wandb_run_files,
+)
+from torchrig.registry import VISBACKENDS
+from torchrig.visualization import (
+    BaseVisBackend,
+    LocalVisBackend,
+    NullVisBackend,
+    Visualizer,
+    WandbVisBackend,
+)
+
+
+class _GatedBackend(BaseVisBackend):
+    """Records calls, but only once ``gate`` is set: a tracker that is slow or stuck."""
+
+    def __init__(self, save_dir=None, gate=None):
+        super().__init__(save_dir)
+        self.gate = gate or threading.Event()
+        self.rows = []
+
+    @property
+    def experiment(self):
+        return self
+
+    def _init_env(self):
+        pass
+
+    def add_scalars(self, scalar_dict, step=0, file_path=None, **kwargs):
+        self.gate.wait()
+        self.rows.append((step, dict(scalar_dict)))
+
+
+def test_seed_example_get_instance_writes_readable_offline_run(wandb_offline):
+    save_dir = str(wandb_offline / "runs" / "wandb")
+    visualizer = Visualizer.get_instance(
+        name="wandb_visualizer",
+        vis_backends=[dict(type="WandbVisBackend", init_kwargs=dict(project="mmengine"))],
+        save_dir=save_dir,
+    )
+    assert Visualizer.get_current_instance() is visualizer
+    assert isinstance(visualizer.get_backend("WandbVisBackend"), WandbVisBackend)
+    visualizer.add_config({"model": {"type": "MLP", "hidden": 128}, "optim": {"lr": 0.1}})
+    for it in range(1, 21):
+        visualizer.add_scalars({"loss": 1.0 / it, "lr": 0.1, "epoch": 0, "iter": it}, step=it)
+        if it % 10 == 0:  # validation at the iteration where it ran: same step, same row
+            visualizer.add_scalars({"accuracy": it / 20, "epoch": 1, "iter": it}, step=it)
+    visualizer.add_image("sample", np.full((6, 4, 3), 200, np.uint8), step=20)
+    visualizer.close()
+
+    (run_file,) = wandb_run_files(save_dir + "/vis_data")
+    run = read_wandb_run(run_file)
+    assert run.steps == list(range(1, 21))
+    assert run.history[9]["accuracy"] == 0.5 and run.history[9]["loss"] == 0.1
+    assert run.history[19]["accuracy"] == 1.0
+    assert "accuracy" not in run.history[10]
+    assert run.history[19]["sample/_type"] == "image-file"
+    assert run.config["model"] == {"type": "MLP", "hidden": 128}
+    assert run.config["environment"]["python"] == sys.version.split()[0]
+    assert run.summary["accuracy"]["max"] == 1.0
+    assert run.summary["loss"]["min"] == pytest.approx(0.05)
+    assert any(path.startswith("media/images/sample") for path in run.files)
+    assert run.exit_code == 0
+
+
+def test_without_backends_nothing_is_sent_and_no_thread_starts(tmp_path):
+    visualizer = Visualizer(name="quiet")
+    before = threading.active_count()
+    visualizer.add_scalars({"loss": 1.0}, step=1)
+    visualizer.add_config({"a": 1})
+    assert visualizer.flush()
+    assert threading.active_count() == before
+    assert visualizer.state_dict() == {"backends": {}}
+    visualizer.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dict_backends_get_the_visualizers_save_dir_and_names(tmp_path):
+    visualizer = Visualizer(
+        vis_backends=[dict(type="LocalVisBackend"), dict(type="LocalVisBackend", name="second", save_dir=str(tmp_path / "own"))],
+        save_dir=str(tmp_path),
+    )
+    assert visualizer.get_backend("LocalVisBackend")._save_dir == str(tmp_path / "vis_data")
+    assert visualizer.get_backend("second")._save_dir == str(tmp_path / "own")
+    with pytest.raises(ValueError, match="share a name"):
+        Visualizer(vis_backends=[dict(type="LocalVisBackend")] * 2, save_dir=str(tmp_path))
+
+
+def test_add_calls_do_not_wait_for_a_stuck_backend(tmp_path):
+    gated = _GatedBackend()
+    visualizer = Visualizer(vis_backends=[gated, dict(type="LocalVisBackend")], save_dir=str(tmp_path))
+    for it in range(1, 101):
+        visualizer.add_scalars({"loss": float(it)}, step=it)  # returns although nothing is written
+    assert gated.rows == []
+    gated.gate.set()
+    assert visualizer.flush()
+    assert [step for step, _ in gated.rows] == list(range(1, 101))
+    visualizer.close()
+
+
+def test_values_are_taken_at_call_time(tmp_path):
+    torch = pytest.importorskip("torch")
+    gated = _GatedBackend()
+    visualizer = Visualizer(vis_backends=[gated], save_dir=str(tmp_path))
+    loss = torch.tensor(1.0)
+    visualizer.add_scalars({"loss": loss}, step=1)
+    loss2 = torch.tensor(2.0)
+    visualizer.add_scalars({"loss": loss2}, step=2)
+    gated.gate.set()
+    visualizer.flush()
+    assert [float(row["loss"]) for _, row in gated.rows] == [1.0, 2.0]
+    visualizer.close()
+
+
+def _raising_wandb() -> types.ModuleType:
+    module = types.ModuleType("wandb")
+
+    def fail(*args, **kwargs):
+        raise ConnectionError("wandb is down")
+
+    module.__getattr__ = lambda name: fail  # type: ignore[method-assign]
+    return module
+
+
+def test_a_failing_tracker_is_reported_once_and_training_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", _raising_wandb())
+    visualizer = Visualizer(
+        vis_backends=[dict(type="WandbVisBackend"), dict(type="LocalVisBackend")],
+        save_dir=str(tmp_path),
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        visualizer.add_config({"a": 1})
+        for it in range(1, 201):
+            visualizer.add_scalars({"loss": 1.0 / it, "iter": it}, step=it)
+            if it % 50 == 0:
+                assert visualizer.flush() is False  # W&B failed; the local backend is flushed
+        visualizer.close(exit_code=0)
+    messages = [str(w.message) for w in caught if "failed in" in str(w.message)]
+    assert len(messages) == 1
+    assert "'WandbVisBackend'" in messages[0] and "wandb is down" in messages[0]
+    rows = read_local_scalars(str(tmp_path / "vis_data" / "scalars.json"))
+    assert [row["step"] for row in rows] == list(range(1, 201))
+
+
+def test_other_ranks_get_do_nothing_backends(tmp_path, monkeypatch):
+    import torchrig.visualization.visualizer as module
+
+    monkeypatch.setattr(module, "_rank", lambda: 1)
+    visualizer = Visualizer(
+        vis_backends=[dict(type="LocalVisBackend"), dict(type="WandbVisBackend")], save_dir=str(tmp_path)
+    )
+    backend = visualizer.get_backend("WandbVisBackend")
+    assert isinstance(backend, NullVisBackend)
+    backend.experiment.log({"a": 1})  # accepted, does nothing
+    visualizer.add_scalars({"loss": 1.0}, step=1)
+    visualizer.close()
+    assert not (tmp_path / "vis_data").exists()
+
+
+def test_registered_in_the_registries():
+    assert VISBACKENDS.get("LocalVisBackend") is LocalVisBackend
+    built = VISBACKENDS.build(dict(type="LocalVisBackend", save_dir="x"))
+    assert isinstance(built, LocalVisBackend)

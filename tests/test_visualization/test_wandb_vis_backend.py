@@ -1,0 +1,135 @@
+"""WandbVisBackend against real wandb in offline mode, read back from the run file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from tests.test_visualization._readers import read_wandb_run, wandb_run_files
+from torchrig.visualization import Visualizer, WandbVisBackend
+from torchrig.visualization._wandb_store import history_steps
+
+_CRASH_SCRIPT = os.path.join(os.path.dirname(__file__), "_crash_run.py")
+
+
+def _all_steps(save_dirs: list[str], run_id: str) -> list[int]:
+    steps: list[int] = []
+    for save_dir in save_dirs:
+        for path in wandb_run_files(save_dir, run_id):
+            steps.extend(read_wandb_run(path).steps)
+    return sorted(steps)
+
+
+def test_steps_images_summary_checkpoints_and_config_from_objects(wandb_offline):
+    torch = pytest.importorskip("torch")
+    save_dir = str(wandb_offline / "w")
+    backend = WandbVisBackend(
+        save_dir,
+        init_kwargs=dict(project="p", name="n"),
+        define_metric_cfg=[dict(name="val/mIoU", summary="max")],
+        log_checkpoint=True,
+    )
+    model = torch.nn.Linear(2, 3)
+    backend.add_config({"model": model, "optim": torch.optim.SGD(model.parameters(), lr=0.5)}, env={"git_commit": "abc"})
+    for it in (5, 10, 15):
+        backend.add_scalars({"loss": 1.0 / it, "iter": it}, step=it)
+        backend.add_scalars({"val/mIoU": it / 100}, step=it)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        backend.add_scalars({"loss": 9.0}, step=3)  # older than the open row: W&B cannot place it
+    assert any("step 3" in str(w.message) for w in caught)
+    backend.add_image("pred", np.zeros((4, 4, 3), np.uint8))  # default step 0 -> the open row
+    ckpt = wandb_offline / "iter_15.pth"
+    ckpt.write_bytes(b"weights")
+    backend.log_checkpoint(str(ckpt), aliases=("latest", "best"), metadata={"step": 15})
+    run_id = backend.experiment.id
+    backend.close(exit_code=3)
+
+    (path,) = wandb_run_files(save_dir, run_id)
+    run = read_wandb_run(path)
+    assert run.steps == [5, 10, 15]
+    assert [row["val/mIoU"] for row in run.history] == [0.05, 0.1, 0.15]
+    assert run.history[-1]["pred/_type"] == "image-file"
+    assert 9.0 not in [row["loss"] for row in run.history]
+    assert run.summary["val/mIoU"] == {"max": 0.15}
+    assert run.config["model"]["type"] == "torch.nn.modules.linear.Linear"
+    assert run.config["model"]["in_features"] == 2
+    assert "SGD" in run.config["optim"]["type"]
+    assert run.config["environment"] == {"git_commit": "abc"}
+    assert {"name": f"model-{run_id}", "type": "model", "aliases": ["best", "latest"]} in [
+        {**a, "aliases": sorted(a["aliases"])} for a in run.artifacts
+    ]
+    assert run.exit_code == 3
+
+
+def test_resume_continues_the_same_run_and_close_reopens(wandb_offline):
+    first_dir, second_dir = str(wandb_offline / "a"), str(wandb_offline / "b")
+    first = Visualizer(vis_backends=dict(type="WandbVisBackend"), save_dir=first_dir)
+    for it in range(1, 11):
+        first.add_scalars({"loss": 1.0 / it}, step=it)
+    first.flush()
+    state = json.loads(json.dumps(first.state_dict()))  # checkpoints hold plain values
+    first.close()
+
+    fresh = Visualizer(vis_backends=dict(type="WandbVisBackend"), save_dir=str(wandb_offline / "c"))
+    fresh.add_scalars({"loss": 1.0}, step=1)
+    fresh.flush()
+    assert fresh.state_dict()["backends"]["WandbVisBackend"]["run_id"] != state["backends"]["WandbVisBackend"]["run_id"]
+    fresh.close()
+
+    second = Visualizer(vis_backends=dict(type="WandbVisBackend"), save_dir=second_dir)
+    second.load_state_dict(state)
+    for it in range(11, 21):
+        second.add_scalars({"loss": 1.0 / it}, step=it)
+    second.close()
+    second.add_scalars({"test/accuracy": 0.9}, step=20)  # e.g. runner.test() after train()
+    second.close()
+
+    run_id = state["backends"]["WandbVisBackend"]["run_id"]
+    assert second.get_backend("WandbVisBackend").state_dict()["run_id"] == run_id
+    assert _all_steps([first_dir + "/vis_data", second_dir + "/vis_data"], run_id) == list(range(1, 21)) + [20]
+    files = wandb_run_files(second_dir + "/vis_data", run_id)
+    assert any(row.get("test/accuracy") == 0.9 for f in files for row in read_wandb_run(f).history)
+
+
+def test_sigkilled_run_resumed_holds_every_step_up_to_the_checkpoint_once(wandb_offline, tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), *sys.path]))
+    state_file = str(tmp_path / "state.json")
+    dirs = [str(tmp_path / "killed"), str(tmp_path / "resumed")]
+    killed = subprocess.run(
+        [sys.executable, _CRASH_SCRIPT, dirs[0], state_file, "1", "70", "60", "1"], env=env, timeout=120
+    )
+    assert killed.returncode == -9
+    with open(state_file, encoding="utf-8") as f:
+        state = json.load(f)["backends"]["WandbVisBackend"]
+    assert state["step"] == 60
+    resumed = subprocess.run(
+        [sys.executable, _CRASH_SCRIPT, dirs[1], state_file, "61", "80", "80", "0"], env=env, timeout=120
+    )
+    assert resumed.returncode == 0
+    steps = _all_steps([d + "/vis_data" for d in dirs], state["run_id"])
+    assert [s for s in steps if s <= 60] == list(range(1, 61))
+    assert set(range(61, 81)) <= set(steps)
+
+
+def test_history_steps_stops_at_a_torn_tail(wandb_offline):
+    backend = WandbVisBackend(str(wandb_offline / "t"))
+    for it in range(1, 301):
+        backend.add_scalars({"loss": float(it)}, step=it)
+    run_id = backend.experiment.id
+    backend.close()
+    (path,) = wandb_run_files(str(wandb_offline / "t"), run_id)
+    data = open(path, "rb").read()
+    assert history_steps([path]) == set(range(1, 301))
+    torn = wandb_offline / "torn.wandb"
+    torn.write_bytes(data[: len(data) // 2])
+    partial = history_steps([str(torn)])
+    assert partial and partial == set(range(1, max(partial) + 1)) and max(partial) < 300
+    torn.write_bytes(data[:7])
+    assert history_steps([str(torn), str(wandb_offline / "missing.wandb")]) == set()

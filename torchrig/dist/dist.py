@@ -1,0 +1,276 @@
+"""Collectives that also work in a single process (``mmengine.dist.dist``).
+
+Without an initialised process group (or with a world of one process), each function returns
+what the one process alone would: ``all_gather(x) == [x]``, ``all_reduce`` leaves ``x`` as is,
+``collect_results(r, n) == r[:n]``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import shutil
+import tempfile
+from typing import Any
+
+import torch
+import torch.distributed as torch_dist
+
+from torchrig.dist.utils import (
+    barrier,
+    cast_data_device,
+    get_backend,
+    get_comm_device,
+    get_default_group,
+    get_dist_info,
+    get_rank,
+    get_world_size,
+)
+
+__all__ = [
+    "all_reduce",
+    "all_gather",
+    "gather",
+    "broadcast",
+    "sync_random_seed",
+    "broadcast_object_list",
+    "all_reduce_dict",
+    "all_gather_object",
+    "gather_object",
+    "collect_results",
+    "collect_results_cpu",
+    "collect_results_gpu",
+]
+
+_REDUCE_OPS = {
+    "sum": "SUM",
+    "product": "PRODUCT",
+    "min": "MIN",
+    "max": "MAX",
+    "band": "BAND",
+    "bor": "BOR",
+    "bxor": "BXOR",
+}
+
+
+def _reduce_op(name: str) -> Any:
+    try:
+        return getattr(torch_dist.ReduceOp, _REDUCE_OPS[name.lower()])
+    except KeyError:
+        raise ValueError(
+            f"all_reduce: unknown op {name!r}; use one of {sorted([*_REDUCE_OPS, 'mean'])}"
+        ) from None
+
+
+def _group(group: Any) -> Any:
+    return group if group is not None else get_default_group()
+
+
+def all_reduce(data: torch.Tensor, op: str = "sum", group: Any = None) -> None:
+    """Reduce ``data`` over all processes, in place.
+
+    Args:
+        data: The tensor to reduce; it keeps its device.
+        op: ``'sum'``, ``'mean'``, ``'product'``, ``'min'``, ``'max'``, ``'band'``, ``'bor'``,
+            ``'bxor'``.
+        group: Process group; the default group if None.
+    """
+    if op.lower() != "mean":
+        reduce_op = _reduce_op(op)
+    world_size = get_world_size(group)
+    if world_size == 1:
+        return
+    group = _group(group)
+    on_device = cast_data_device(data, get_comm_device(group))
+    if op.lower() == "mean":
+        torch_dist.all_reduce(on_device, torch_dist.ReduceOp.SUM, group)
+        on_device = torch.true_divide(on_device, world_size)
+    else:
+        torch_dist.all_reduce(on_device, reduce_op, group)
+    cast_data_device(on_device, data.device, out=data)
+
+
+def all_gather(data: torch.Tensor, group: Any = None) -> list[torch.Tensor]:
+    """Every process's ``data`` (same shape on every rank), in rank order."""
+    world_size = get_world_size(group)
+    if world_size == 1:
+        return [data]
+    group = _group(group)
+    on_device = cast_data_device(data, get_comm_device(group))
+    gathered = [torch.empty_like(on_device) for _ in range(world_size)]
+    torch_dist.all_gather(gathered, on_device, group)
+    return [t.to(data.device) for t in gathered]
+
+
+def gather(data: torch.Tensor, dst: int = 0, group: Any = None) -> list[torch.Tensor]:
+    """Every process's ``data`` in rank order on rank ``dst``; an empty list elsewhere."""
+    world_size = get_world_size(group)
+    if world_size == 1:
+        return [data]
+    group = _group(group)
+    on_device = cast_data_device(data, get_comm_device(group))
+    if get_rank(group) == dst:
+        gathered = [torch.empty_like(on_device) for _ in range(world_size)]
+    else:
+        gathered = []
+    torch_dist.gather(on_device, gathered if gathered else None, dst, group)
+    return [t.to(data.device) for t in gathered]
+
+
+def broadcast(data: torch.Tensor, src: int = 0, group: Any = None) -> None:
+    """Copy rank ``src``'s ``data`` into every process's ``data``, in place."""
+    if get_world_size(group) == 1:
+        return
+    group = _group(group)
+    on_device = cast_data_device(data, get_comm_device(group))
+    torch_dist.broadcast(on_device, src, group)
+    if on_device is not data:
+        cast_data_device(on_device, data.device, out=data)
+
+
+def sync_random_seed(group: Any = None) -> int:
+    """A random seed drawn on rank 0 and shared by every process.
+
+    Samplers use it so that all ranks shuffle alike when no seed was given.
+    """
+    seed = random.SystemRandom().randint(0, 2**31 - 1)
+    if get_world_size(group) == 1:
+        return seed
+    holder = [seed if get_rank(group) == 0 else None]
+    broadcast_object_list(holder, src=0, group=group)
+    return int(holder[0])  # type: ignore[arg-type]
+
+
+def _object_device(group: Any) -> torch.device | None:
+    return get_comm_device(group) if get_backend(group) == "nccl" else None
+
+
+def broadcast_object_list(data: list[Any], src: int = 0, group: Any = None) -> None:
+    """Replace ``data``'s items, in place, with rank ``src``'s (picklable objects)."""
+    if not isinstance(data, list):
+        raise TypeError(f"broadcast_object_list: data must be a list, got {type(data).__name__}")
+    if get_world_size(group) == 1:
+        return
+    group = _group(group)
+    torch_dist.broadcast_object_list(data, src, group, device=_object_device(group))
+
+
+def all_gather_object(data: Any, group: Any = None) -> list[Any]:
+    """Every process's picklable ``data``, in rank order."""
+    world_size = get_world_size(group)
+    if world_size == 1:
+        return [data]
+    gathered: list[Any] = [None] * world_size
+    torch_dist.all_gather_object(gathered, data, _group(group))
+    return gathered
+
+
+def gather_object(data: Any, dst: int = 0, group: Any = None) -> list[Any] | None:
+    """Every process's picklable ``data`` in rank order on rank ``dst``; None elsewhere."""
+    world_size = get_world_size(group)
+    if world_size == 1:
+        return [data]
+    group = _group(group)
+    if get_backend(group) == "nccl":
+        gathered = all_gather_object(data, group)
+        return gathered if get_rank(group) == dst else None
+    received: list[Any] | None = [None] * world_size if get_rank(group) == dst else None
+    torch_dist.gather_object(data, received, dst, group)
+    return received
+
+
+def all_reduce_dict(data: dict[str, torch.Tensor], op: str = "sum", group: Any = None) -> None:
+    """``all_reduce`` every tensor of ``data`` in place, in one collective per dtype."""
+    if get_world_size(group) == 1:
+        return
+    keys = sorted(data)  # every rank must pack the tensors in the same order
+    by_dtype: dict[torch.dtype, list[str]] = {}
+    for key in keys:
+        by_dtype.setdefault(data[key].dtype, []).append(key)
+    for names in by_dtype.values():
+        flat = torch.cat([data[k].reshape(-1) for k in names])
+        all_reduce(flat, op=op, group=group)
+        for key, piece in zip(names, flat.split([data[k].numel() for k in names])):
+            data[key].copy_(piece.view_as(data[key]))
+
+
+def _interleave(parts: list[list[Any]], size: int) -> list[Any]:
+    """Merge per-rank results as a distributed sampler dealt them: rank 0's first, rank 1's
+    first, ..., rank 0's second, ...; keeps genuine ``None`` results; cut at ``size``."""
+    ordered: list[Any] = []
+    longest = max((len(p) for p in parts), default=0)
+    for i in range(longest):
+        for part in parts:
+            if i < len(part):
+                ordered.append(part[i])
+    return ordered[:size]
+
+
+def collect_results(
+    results: list[Any], size: int, device: str = "cpu", tmpdir: str | None = None
+) -> list[Any] | None:
+    """Collect every process's ``results`` on rank 0, ordered as the sampler dealt them.
+
+    Args:
+        results: This process's results.
+        size: The dataset's length; padding added by the sampler is cut off.
+        device: ``'cpu'``: through a directory every rank can reach (``tmpdir``); ``'gpu'`` (or
+            any other device name): through object collectives on the backend's device.
+        tmpdir: Shared directory for ``'cpu'``; a fresh one under ``./.dist_test`` if None.
+
+    Returns:
+        The ordered results on rank 0; None on the other ranks.
+    """
+    if device == "cpu":
+        return collect_results_cpu(results, size, tmpdir)
+    return collect_results_gpu(results, size)
+
+
+def collect_results_cpu(
+    result_part: list[Any], size: int, tmpdir: str | None = None
+) -> list[Any] | None:
+    """``collect_results`` through a directory shared by all ranks (see there)."""
+    rank, world_size = get_dist_info()
+    if world_size == 1:
+        return list(result_part[:size])
+    created = tmpdir is None
+    if tmpdir is None:
+        holder: list[Any] = [None]
+        if rank == 0:
+            os.makedirs(".dist_test", exist_ok=True)
+            holder[0] = tempfile.mkdtemp(dir=".dist_test")
+        broadcast_object_list(holder, src=0)
+        tmpdir = str(holder[0])
+    else:
+        os.makedirs(tmpdir, exist_ok=True)
+    with open(os.path.join(tmpdir, f"part_{rank}.pkl"), "wb") as f:
+        pickle.dump(result_part, f, protocol=pickle.HIGHEST_PROTOCOL)
+    barrier()
+    if rank != 0:
+        return None
+    parts = []
+    for i in range(world_size):
+        path = os.path.join(tmpdir, f"part_{i}.pkl")
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"collect_results: {path} (rank {i}'s results) is missing; {tmpdir!r} must be a "
+                "directory shared by all ranks (pass tmpdir=..., or use device='gpu')"
+            )
+        with open(path, "rb") as f:
+            parts.append(pickle.load(f))
+        os.remove(path)
+    if created:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    return _interleave(parts, size)
+
+
+def collect_results_gpu(result_part: list[Any], size: int) -> list[Any] | None:
+    """``collect_results`` through object collectives (see there)."""
+    rank, world_size = get_dist_info()
+    if world_size == 1:
+        return list(result_part[:size])
+    parts = gather_object(result_part, dst=0)
+    if rank != 0 or parts is None:
+        return None
+    return _interleave(parts, size)

@@ -1,0 +1,114 @@
+"""The process environment: cuDNN, multiprocessing, distributed init, and its description."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from typing import Any
+
+import torch
+
+__all__ = ["collect_env", "format_env", "setup_env"]
+
+
+def _set_multi_processing(
+    mp_start_method: str | None = "fork",
+    opencv_num_threads: int | None = None,
+    distributed: bool = False,
+) -> None:
+    import multiprocessing
+
+    if mp_start_method and platform.system() != "Windows":
+        current = multiprocessing.get_start_method(allow_none=True)
+        if current != mp_start_method:
+            multiprocessing.set_start_method(mp_start_method, force=True)
+    # OpenCV spawns its own threads inside DataLoader workers; only touch it when it is in use.
+    cv2 = sys.modules.get("cv2")
+    if opencv_num_threads is not None and cv2 is None:
+        try:
+            import cv2  # type: ignore[import-not-found,no-redef]
+        except ImportError:
+            cv2 = None
+    if cv2 is not None:
+        cv2.setNumThreads(0 if opencv_num_threads is None else opencv_num_threads)
+    if distributed and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = "1"
+
+
+def setup_env(env_cfg: dict[str, Any], launcher: str, distributed: bool) -> tuple[int, int]:
+    """Applies ``env_cfg`` and joins the process group when the launcher asks for one.
+
+    Args:
+        env_cfg: ``dict(cudnn_benchmark=..., mp_cfg=dict(mp_start_method=...,
+            opencv_num_threads=...), dist_cfg=dict(backend=...))``.
+        launcher: ``'none'``, ``'pytorch'`` (torchrun), ``'slurm'`` or ``'mpi'``.
+        distributed: Whether to initialise ``torch.distributed``.
+
+    Returns:
+        ``(rank, world_size)``.
+    """
+    from torchrig.dist import get_dist_info, init_dist, is_distributed
+
+    if env_cfg.get("cudnn_benchmark"):
+        torch.backends.cudnn.benchmark = True
+    _set_multi_processing(**env_cfg.get("mp_cfg", {}), distributed=distributed)
+    if distributed and not is_distributed():
+        dist_cfg = dict(env_cfg.get("dist_cfg", {}))
+        if dist_cfg.get("backend") == "nccl" and not torch.cuda.is_available():
+            dist_cfg["backend"] = "gloo"  # NCCL needs GPUs; CPU runs talk over gloo
+        init_dist(launcher, **dist_cfg)
+    return get_dist_info()
+
+
+def _git_commit(directory: str) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def collect_env() -> dict[str, Any]:
+    """Versions and hardware of this process: python, torch, CUDA, numpy, torchrig, git."""
+    import numpy
+
+    from torchrig.version import __version__
+
+    env: dict[str, Any] = {
+        "sys.platform": sys.platform,
+        "Python": sys.version.replace("\n", ""),
+        "PyTorch": torch.__version__,
+        "NumPy": numpy.__version__,
+        "torchrig": __version__,
+        "CUDA available": torch.cuda.is_available(),
+    }
+    if torch.cuda.is_available():
+        env["CUDA"] = torch.version.cuda
+        env["GPU"] = ", ".join(
+            torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
+        )
+        env["cuDNN"] = torch.backends.cudnn.version()
+    env["CPU threads"] = torch.get_num_threads()
+    commit = _git_commit(os.getcwd())
+    if commit:
+        env["git commit"] = commit
+    return env
+
+
+def format_env(env: dict[str, Any], runtime: dict[str, Any]) -> str:
+    """The environment block logged at the start of a run."""
+    dash = "-" * 60
+    system = "\n".join(f"    {key}: {value}" for key, value in env.items())
+    run = "\n".join(f"    {key}: {value}" for key, value in runtime.items())
+    return (
+        f"\n{dash}\nSystem environment:\n{system}\n\nRuntime environment:\n{run}\n{dash}\n"
+    )

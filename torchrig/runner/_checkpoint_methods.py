@@ -1,0 +1,163 @@
+"""The checkpoint half of the Runner: save, load, resume (see ``_state`` for the contents)."""
+
+from __future__ import annotations
+
+import os.path as osp
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from torchrig.runner._state import build_checkpoint, restore_training_state
+from torchrig.runner.checkpoint import (
+    _load_checkpoint,
+    _load_checkpoint_to_model,
+    find_latest_checkpoint,
+    save_checkpoint,
+)
+
+if TYPE_CHECKING:
+    from torchrig.runner.runner import Runner
+
+__all__ = ["CheckpointMethods"]
+
+
+class CheckpointMethods:
+    """Saving, loading and resuming a Runner's state."""
+
+    def _resume_path(self: Runner) -> str | None:
+        if not self._resume:
+            return None
+        if self._load_from is not None:
+            return self._load_from
+        path = find_latest_checkpoint(self._work_dir)
+        if path is None:
+            self.logger.info(f"resume=True but no checkpoint in {self._work_dir}; starting anew")
+        return path
+
+    def _read_resume_checkpoint(self: Runner) -> tuple[str, dict] | None:
+        """Reads the checkpoint to resume from, before anything random is built.
+
+        Re-seeds with the checkpoint's seed (so dataloaders are built as in the interrupted
+        run) and restores the visualizer's state before anything is logged.
+        """
+        if self._has_loaded:
+            return None
+        path = self._resume_path()
+        if path is None:
+            return None
+        checkpoint = _load_checkpoint(path, map_location="cpu")
+        seed = checkpoint.get("meta", {}).get("seed")
+        if seed is not None and seed != self._seed:
+            self.set_randomness(**{**self._randomness_cfg, "seed": seed})
+        if "visualizer" in checkpoint:
+            self.visualizer.load_state_dict(checkpoint["visualizer"])
+        return path, checkpoint
+
+    def _resume_from(
+        self: Runner,
+        path: str,
+        checkpoint: dict,
+        resume_optimizer: bool = True,
+        resume_param_scheduler: bool = True,
+    ) -> None:
+        self.call_hook("after_load_checkpoint", checkpoint=checkpoint)
+        try:
+            _load_checkpoint_to_model(self.model, checkpoint, logger=self.logger)
+        except RuntimeError as err:
+            raise type(err)(f"checkpoint {path!r}: {err}") from None
+        restore_training_state(self, checkpoint, resume_optimizer, resume_param_scheduler)
+        self._has_loaded = True
+        self.logger.info(f"resumed from {path} at epoch {self.epoch}, iter {self.iter}")
+
+    def _load_weights_if_asked(self: Runner) -> None:
+        if self._has_loaded:
+            return
+        path = self._load_from if not self._resume else self._resume_path()
+        if path is not None:
+            self.load_checkpoint(path)
+            self._has_loaded = True
+
+    def resume(
+        self: Runner,
+        filename: str,
+        resume_optimizer: bool = True,
+        resume_param_scheduler: bool = True,
+        map_location: str | Any = "default",
+    ) -> None:
+        """Resumes training state from a checkpoint: weights, optimizer, schedulers, message
+        hub, random states, loop position, sampler, hook states and visualizer state.
+
+        Args:
+            filename: The checkpoint.
+            resume_optimizer: Restore the optim wrapper.
+            resume_param_scheduler: Restore the schedulers.
+            map_location: Where tensors are loaded; ``'default'`` is the CPU.
+        """
+        location = "cpu" if map_location == "default" else map_location
+        checkpoint = _load_checkpoint(filename, map_location=location)
+        if "visualizer" in checkpoint:
+            self.visualizer.load_state_dict(checkpoint["visualizer"])
+        self._resume_from(filename, checkpoint, resume_optimizer, resume_param_scheduler)
+
+    def load_checkpoint(
+        self: Runner,
+        filename: str,
+        map_location: str | Any = "cpu",
+        strict: bool = False,
+        revise_keys: Sequence[tuple[str, str]] = ((r"^module.", ""),),
+    ) -> dict:
+        """Loads a checkpoint's weights into the model.
+
+        Args:
+            filename: The checkpoint (path or URL).
+            map_location: Where tensors are loaded.
+            strict: Raise when keys or shapes do not fit (the error names them).
+            revise_keys: Key rewrites applied before loading.
+
+        Returns:
+            The loaded checkpoint.
+        """
+        checkpoint = _load_checkpoint(filename, map_location=map_location)
+        self.call_hook("after_load_checkpoint", checkpoint=checkpoint)
+        try:
+            _load_checkpoint_to_model(self.model, checkpoint, strict, self.logger, revise_keys)
+        except RuntimeError as err:
+            raise type(err)(f"checkpoint {filename!r}: {err}") from None
+        meta = checkpoint.get("meta", {}) if isinstance(checkpoint, dict) else {}
+        self._fallback_position = (int(meta.get("epoch", 0)), int(meta.get("iter", 0)))
+        self.logger.info(f"Load checkpoint from {filename}")
+        return checkpoint
+
+    def save_checkpoint(
+        self: Runner,
+        out_dir: str,
+        filename: str,
+        file_client_args: dict | None = None,
+        save_optimizer: bool = True,
+        save_param_scheduler: bool = True,
+        meta: dict | None = None,
+        by_epoch: bool = True,
+        backend_args: dict | None = None,
+    ) -> None:
+        """Saves everything a resume needs, atomically, after flushing the trackers (rank 0).
+
+        Args:
+            out_dir: The directory.
+            filename: The file name.
+            file_client_args: Unsupported (local files only).
+            save_optimizer: Include the optimizer state.
+            save_param_scheduler: Include the scheduler states.
+            meta: Extra meta values.
+            by_epoch: Called at the end of an epoch (rather than after an iteration).
+            backend_args: Unsupported (local files only).
+        """
+        from torchrig.dist import is_main_process
+
+        if meta is not None and not isinstance(meta, dict):
+            raise TypeError(f"meta must be a dict or None, got {type(meta).__name__}")
+        if not is_main_process():
+            return
+        # Everything logged before a checkpoint is durable once the checkpoint exists.
+        self.visualizer.flush()
+        checkpoint = build_checkpoint(self, meta, save_optimizer, save_param_scheduler, by_epoch)
+        self.call_hook("before_save_checkpoint", checkpoint=checkpoint)
+        save_checkpoint(checkpoint, osp.join(out_dir, filename), file_client_args, backend_args)

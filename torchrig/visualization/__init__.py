@@ -1,0 +1,28 @@
+"""Visualization: the Visualizer (drawing + sending) and the tracking backends.
+
+Importing this package imports no tracker library and not matplotlib: each backend imports its
+library when first used, and drawing imports matplotlib when something is drawn.
+"""
+
+from __future__ import annotations
+
+from torchrig.visualization.base_vis_backend import BaseVisBackend, NullVisBackend
+from torchrig.visualization.drawing import ImageDrawer, color_val_matplotlib, tensor2ndarray
+from torchrig.visualization.local_vis_backend import LocalVisBackend
+from torchrig.visualization.mlflow_vis_backend import MLflowVisBackend
+from torchrig.visualization.tensorboard_vis_backend import TensorboardVisBackend
+from torchrig.visualization.visualizer import Visualizer
+from torchrig.visualization.wandb_vis_backend import WandbVisBackend
+
+__all__ = [
+    "BaseVisBackend",
+    "ImageDrawer",
+    "LocalVisBackend",
+    "MLflowVisBackend",
+    "NullVisBackend",
+    "TensorboardVisBackend",
+    "Visualizer",
+    "WandbVisBackend",
+    "color_val_matplotlib",
+    "tensor2ndarray",
+]

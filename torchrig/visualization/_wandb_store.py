@@ -1,0 +1,136 @@
+"""Durability for W&B: what a run file durably holds, and the journal of what was logged.
+
+W&B's writer process (wandb-core) buffers the run's transaction log (``run-<id>.wandb``) and
+writes it in blocks; a process killed with SIGKILL leaves only what reached the file (a short
+run leaves just the 7-byte header). So the backend keeps its own journal of every history row
+it sends, fsynced at each :meth:`flush` (a checkpoint), and a resumed process re-sends, from the
+journals, every row logged before the checkpoint that no run file of that run id holds.
+
+The run file is W&B's LevelDB-style log: a 7-byte header (``:W&B``, magic 0xBEE1, version 0),
+then 32 KiB blocks of chunks (crc32, length, type FULL/FIRST/MIDDLE/LAST), each record a
+``wandb_internal_pb2.Record``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from typing import IO, Any
+
+__all__ = ["Journal", "history_steps", "iter_records", "read_journal"]
+
+_HEADER = struct.Struct("<4sHB")
+_CHUNK = struct.Struct("<IHB")
+_BLOCK = 32768
+_FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
+
+
+def iter_records(path: str) -> Iterator[bytes]:
+    """Yield the serialized records of a W&B run file; stops quietly at a torn tail."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return
+    if len(data) < _HEADER.size or _HEADER.unpack_from(data)[0] != b":W&B":
+        return
+    pos, pending = _HEADER.size, b""
+    while pos + _CHUNK.size <= len(data):
+        room = _BLOCK - pos % _BLOCK
+        if room < _CHUNK.size:
+            pos += room
+            continue
+        crc, length, kind = _CHUNK.unpack_from(data, pos)
+        if kind == 0 and length == 0:
+            pos += room
+            continue
+        payload = data[pos + _CHUNK.size : pos + _CHUNK.size + length]
+        if len(payload) < length or zlib.crc32(payload, zlib.crc32(bytes([kind]))) != crc:
+            return
+        pos += _CHUNK.size + length
+        if kind == _FULL:
+            yield payload
+        elif kind == _FIRST:
+            pending = payload
+        elif kind == _MIDDLE:
+            pending += payload
+        elif kind == _LAST:
+            yield pending + payload
+            pending = b""
+
+
+def history_steps(paths: list[str]) -> set[int]:
+    """The ``_step`` of every history row durably in these run files."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    steps: set[int] = set()
+    for path in paths:
+        for raw in iter_records(path):
+            record = pb.Record()
+            try:
+                record.ParseFromString(raw)
+            except Exception:  # noqa: BLE001 - a damaged record ends what we trust
+                break
+            if record.WhichOneof("record_type") == "history":
+                steps.add(_row_step(record.history))
+    return steps
+
+
+def _row_step(history: Any) -> int:
+    if history.HasField("step"):
+        return int(history.step.num)
+    for item in history.item:
+        if item.key == "_step" or tuple(item.nested_key) == ("_step",):
+            return int(json.loads(item.value_json))
+    return -1
+
+
+class Journal:
+    """Append-only JSON-lines record of the history rows sent to W&B by this process.
+
+    Args:
+        path: The journal file (created, or appended to).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        self.entries = 0
+
+    def append(self, step: int, row: dict) -> None:
+        """Record one row (values already plain numbers)."""
+        self._file.write(json.dumps({"step": step, "row": row}) + "\n")
+        self.entries += 1
+
+    def sync(self) -> None:
+        """Write the journal through to disk."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        """Sync and close the file."""
+        if not self._file.closed:
+            self.sync()
+            self._file.close()
+
+
+def read_journal(path: str, entries: int) -> list[tuple[int, dict]]:
+    """The first ``entries`` rows of a journal (those logged before the checkpoint)."""
+    rows: list[tuple[int, dict]] = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if len(rows) >= entries:
+                    break
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError:
+                    break
+                rows.append((int(item["step"]), item["row"]))
+    except OSError:
+        return []
+    return rows
