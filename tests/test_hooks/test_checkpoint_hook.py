@@ -137,6 +137,30 @@ def test_regular_checkpoint_is_rewritten_to_hold_the_new_best(make_runner, loops
     assert state["best"]["acc"][0][0] == pytest.approx(0.8)
     assert ckpt["meta"]["epoch"] == 2
     assert runner.saved.count("epoch_2.pth") == 2
+    assert runner.saved.count("epoch_1.pth") == 2  # the first score is a new best too
+
+
+def test_regular_checkpoint_is_rewritten_when_validation_changed_hook_state(make_runner, loops):
+    from torchrig.hooks import EarlyStoppingHook
+
+    hook = CheckpointHook(interval=1)
+    early = EarlyStoppingHook("acc", patience=5)
+    runner = make_runner(max_epochs=3, hooks=[hook, early])
+    loops.train_by_epoch(runner, [{"acc": 0.5}, {"acc": 0.4}])
+    # Epochs 1 and 2 were validated (state changed): written again; epoch 3 was not.
+    assert runner.saved == ["epoch_1.pth"] * 2 + ["epoch_2.pth"] * 2 + ["epoch_3.pth"]
+    ckpt = torch.load(os.path.join(runner.work_dir, "epoch_2.pth"), weights_only=True)
+    assert ckpt["hook_states"]["EarlyStoppingHook:0"] == {"best_score": 0.5, "wait_count": 1}
+
+
+def test_no_rewrite_when_validation_changed_nothing(make_runner, loops):
+    hook = CheckpointHook(interval=1)
+    runner = make_runner(max_epochs=2, hooks=[hook])
+    loops.train_by_epoch(runner, [{"acc": 0.5}, {"acc": 0.4}])
+    assert runner.saved == ["epoch_1.pth", "epoch_2.pth"]
+    # Nor after a standalone validation once training is over.
+    loops.validate(runner, {"acc": 0.1})
+    assert runner.saved == ["epoch_1.pth", "epoch_2.pth"]
 
 
 def test_state_dict_round_trip_and_resume(make_runner, loops):
@@ -185,3 +209,17 @@ def test_published_checkpoint_keeps_only_published_keys(make_runner, loops):
     assert len(published) == 1 and len(published[0]) == len("epoch_1-12345678.pth")
     ckpt = torch.load(os.path.join(runner.work_dir, published[0]), weights_only=True)
     assert set(ckpt) == {"meta", "state_dict"}
+
+
+def test_iteration_based_best_checkpoints(make_runner, loops):
+    hook = CheckpointHook(interval=4, by_epoch=False, save_best="loss", save_last=False)
+    runner = make_runner(max_epochs=3, epoch_len=4, hooks=[hook])  # 12 iterations
+    loops.train_by_iter(runner, val_interval=4, val_metrics=[{"loss": 3}, {"loss": 1}, {"loss": 2}])
+    assert _files(runner.work_dir) == [
+        "best_loss_iter_8.pth",
+        "iter_12.pth",
+        "iter_4.pth",
+        "iter_8.pth",
+    ]
+    meta = torch.load(os.path.join(runner.work_dir, "best_loss_iter_8.pth"), weights_only=True)
+    assert meta["meta"] == {"epoch": 0, "iter": 8}

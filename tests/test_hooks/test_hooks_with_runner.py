@@ -105,9 +105,10 @@ def test_resume_restores_best_checkpoints_and_early_stopping(tmp_path):
     resumed = _runner(tmp_path, 6, [0.45, 0.3, 0.9, 0.9], hooks, resume=True)
     resumed.train()
     checkpoint_hook, early_stopping = hooks[0], hooks[1]
-    # Restored: best 0.5 and one evaluation without improvement; the next two make three.
+    # Restored: best 0.5 and one evaluation without improvement (epoch 2's validation, which
+    # ran after epoch_2.pth was first written); epoch 3's makes two: patience reached.
     assert early_stopping.wait_count == 2
-    assert resumed.epoch == 4  # stopped early
+    assert resumed.epoch == 3
     assert [s for s, _ in checkpoint_hook.state_dict()["best"]["seq/score"]] == [0.5, 0.45]
     assert "best_seq_score_epoch_1.pth" in _pth(tmp_path)
     assert "best_seq_score_epoch_2.pth" not in _pth(tmp_path)  # 0.4 was pushed out by 0.45

@@ -68,10 +68,28 @@ def train(args: argparse.Namespace) -> None:
     runner = _build_runner(cfg)
     runner.train()
     if getattr(runner, "rank", 0) == 0:
-        print(_summary(runner))
+        curves = _draw_curves(Path(runner.work_dir))
+        print(_summary(runner, curves))
 
 
-def _summary(runner: Any) -> str:
+def _draw_curves(work_dir: Path) -> str:
+    """Draws the run's curves next to its checkpoints; says why when it cannot."""
+    from torchrig.cli.plot import plot_curves, read_scalars
+
+    try:
+        records = read_scalars(work_dir)
+        if not records:
+            return "no scalars were logged (no LocalVisBackend in the visualizer)"
+        out = work_dir / "curves.png"
+        plot_curves(records, out)
+        return str(out)
+    except ImportError:
+        return f"pip install matplotlib, then run `torchrig plot {work_dir}`"
+    except ValueError as err:
+        return f"not drawn: {err}"
+
+
+def _summary(runner: Any, curves: str) -> str:
     work_dir = Path(runner.work_dir)
     lines = ["", "torchrig: training finished. Where things are:"]
     checkpoints = sorted(work_dir.glob("*.pth"), key=os.path.getmtime)
@@ -88,7 +106,7 @@ def _summary(runner: Any) -> str:
     for run_dir in sorted(work_dir.rglob("run-*")):
         if run_dir.is_dir() and run_dir.parent.name == "wandb":
             lines.append(f"  W&B run:      {run_dir}")
-    lines.append(f"  curves:       run `torchrig plot {work_dir}` to draw them")
+    lines.append(f"  curves:       {curves}")
     return "\n".join(lines)
 
 

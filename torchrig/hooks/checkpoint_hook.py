@@ -48,6 +48,24 @@ def ema_sidecar_path(checkpoint_path: str) -> str:
     return f"{root}_ema{ext or '.pth'}"
 
 
+def _resume_fingerprint(runner: Runner) -> str:
+    """A summary of the small state a resume restores besides weights: every hook's
+    ``state_dict()`` and every parameter scheduler's."""
+    states: list[Any] = []
+    for hook in getattr(runner, "hooks", None) or []:
+        state_dict = getattr(hook, "state_dict", None)
+        if callable(state_dict):
+            states.append(state_dict())
+    schedulers = getattr(runner, "param_schedulers", None) or []
+    groups = schedulers.values() if isinstance(schedulers, dict) else [schedulers]
+    for group in groups:
+        for scheduler in group:
+            state_dict = getattr(scheduler, "state_dict", None)
+            if callable(state_dict):
+                states.append(state_dict())
+    return repr(states)
+
+
 def _atomic_write(data: bytes, path: str) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "wb") as f:
@@ -191,6 +209,8 @@ class CheckpointHook(Hook):
         self.last_ckpt: str | None = None
         self.saving_path: str | None = None
         self._state_loaded = False
+        self._in_train = False
+        self._fingerprint = ""
 
     # Rules -------------------------------------------------------------------------------
     def _infer_rule(self, key: str) -> str:
@@ -282,6 +302,7 @@ class CheckpointHook(Hook):
         else:
             self.out_dir = osp.join(self._out_dir_arg, osp.basename(work_dir.rstrip(osp.sep)))
         runner.logger.info(f"Checkpoints will be saved to {self.out_dir}.")
+        self._in_train = True
         if not self._state_loaded:
             self._restore_from_message_hub(runner)
         if self.max_keep_ckpts > 0:
@@ -326,7 +347,20 @@ class CheckpointHook(Hook):
             return
         self._save_best(runner, metrics)
 
+    def after_val(self, runner: Runner) -> None:
+        # The regular checkpoint of this step was written before validation. When validation
+        # changed what a resume restores (best checkpoints, early stopping, plateau
+        # schedulers), write it again so that resuming from it continues this run exactly.
+        if not self._in_train or self.last_ckpt is None:
+            return
+        step = runner.epoch if self.by_epoch else runner.iter
+        if self.last_ckpt != self._regular_path(step):
+            return
+        if _resume_fingerprint(runner) != self._fingerprint:
+            self._save_regular(runner, step, dict(epoch=runner.epoch, iter=runner.iter))
+
     def after_train(self, runner: Runner) -> None:
+        self._in_train = False
         if self.published_keys is None or not _is_main_process():
             return
         path = self.last_ckpt if self.save_last else None
@@ -369,6 +403,7 @@ class CheckpointHook(Hook):
         self.last_ckpt = osp.join(self.out_dir, filename)
         hub.update_info("last_ckpt", self.last_ckpt)
         self._call_save(runner, filename, regular=True, meta=meta)
+        self._fingerprint = _resume_fingerprint(runner)
         if _is_main_process():
             os.makedirs(str(runner.work_dir), exist_ok=True)
             _atomic_write(
@@ -385,7 +420,6 @@ class CheckpointHook(Hook):
         if self.key_indicators == ["auto"]:
             self._init_rule(self.rules, [next(iter(metrics))])
 
-        updated = False
         single = len(self.key_indicators) == 1
         for key in self.key_indicators:
             if key not in metrics:
@@ -402,7 +436,6 @@ class CheckpointHook(Hook):
             name = f"best_{key}_{ckpt_filename}".replace("/", "_")
             if not self._admit_best(key, score, osp.join(self.out_dir, name)):
                 continue
-            updated = True
             kept = self._best[key]
             suffix = "" if single else f"_{key}"
             runner.message_hub.update_info(f"best_score{suffix}", kept[0][0])
@@ -416,11 +449,6 @@ class CheckpointHook(Hook):
                 _, removed = kept.pop()
                 self._remove(removed)
                 runner.logger.info(f"The previous best checkpoint {removed} is removed")
-
-        # The regular checkpoint of this step was written before validation; write it again so
-        # that its hook state and message hub know the new best (a resume from it keeps them).
-        if updated and self.last_ckpt == self._regular_path(cur_time):
-            self._save_regular(runner, cur_time, meta)
 
     def _admit_best(self, key: str, score: float, path: str) -> bool:
         """Insert ``[score, path]`` among the kept best of ``key`` if it belongs there."""

@@ -185,7 +185,8 @@ class MMFullyShardedDataParallel(nn.Module):
             load into unwrapped models; ``'sharded'``: each rank writes its shards into a
             ``torch.distributed.checkpoint`` directory (for models too large to gather).
         sync_module_states: Broadcast rank 0's weights before sharding, so every rank starts
-            from the same model whatever its random seed.
+            from the same model whatever its random seed. The model's ``init_weights()`` (when
+            it has one and it was not called yet) runs before that, on the unsharded model.
         **kwargs: Passed on to ``fully_shard`` (``mesh``, ``shard_placement_fn``, ...).
     """
 
@@ -211,6 +212,11 @@ class MMFullyShardedDataParallel(nn.Module):
                 f"state_dict_type must be one of {_STATE_DICT_TYPES}, got {state_dict_type!r}"
             )
         self.state_dict_type = state_dict_type
+        # Initialise before sharding, so the result equals a single process's initialisation
+        # (the Runner does not initialise a sharded model again).
+        init_weights = getattr(module, "init_weights", None)
+        if callable(init_weights) and not getattr(module, "is_init", False):
+            init_weights()
         if sync_module_states:
             _broadcast_from_rank0(module)
         shard_kwargs: dict[str, Any] = dict(
