@@ -185,6 +185,17 @@ def test_state_dict_round_trip_and_resume(make_runner, loops):
     ]
 
 
+def test_lower_limits_on_resume_remove_the_extra_files(make_runner, loops):
+    hook = CheckpointHook(interval=1, max_keep_ckpts=3, save_best="acc", keep_best=3)
+    runner = make_runner(max_epochs=3, hooks=[hook])
+    loops.train_by_epoch(runner, [{"acc": 0.1}, {"acc": 0.2}, {"acc": 0.3}])
+    assert len(_files(runner.work_dir)) == 6
+    resumed = CheckpointHook(interval=1, max_keep_ckpts=1, save_best="acc", keep_best=1)
+    resumed.load_state_dict(_roundtrip(hook.state_dict()))
+    resumed.before_train(make_runner())
+    assert _files(runner.work_dir) == ["best_acc_epoch_3.pth", "epoch_3.pth"]
+
+
 def test_resume_from_message_hub_info_only(make_runner, loops):
     """A checkpoint without hook states (e.g. MMEngine's) restores through runtime info."""
     hook = CheckpointHook(interval=1, max_keep_ckpts=1, save_best="acc")
@@ -223,3 +234,21 @@ def test_iteration_based_best_checkpoints(make_runner, loops):
     ]
     meta = torch.load(os.path.join(runner.work_dir, "best_loss_iter_8.pth"), weights_only=True)
     assert meta["meta"] == {"epoch": 0, "iter": 8}
+
+
+def test_checkpoints_are_offered_to_the_trackers_once(make_runner, loops):
+    hook = CheckpointHook(interval=1, save_best="acc")
+    runner = make_runner(max_epochs=2, hooks=[hook])
+    loops.train_by_epoch(runner, [{"acc": 0.5}, {"acc": 0.4}])
+    calls = [
+        (os.path.basename(c.args[0]), c.kwargs["aliases"])
+        for c in runner.visualizer.log_checkpoint.call_args_list
+    ]
+    # epoch_1.pth was written twice (new best after validation) but offered once.
+    assert calls == [
+        ("epoch_1.pth", ("latest",)),
+        ("best_acc_epoch_1.pth", ("best",)),
+        ("epoch_2.pth", ("latest",)),
+    ]
+    best_metadata = runner.visualizer.log_checkpoint.call_args_list[1].kwargs["metadata"]
+    assert best_metadata == {"epoch": 1, "iter": 4, "acc": 0.5}

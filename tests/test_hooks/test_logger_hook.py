@@ -126,3 +126,19 @@ def test_argument_errors():
         LoggerHook(keep_local=False)
     with pytest.raises(ValueError):
         LoggerHook(file_client_args={}, backend_args={})
+
+
+def test_dataloader_without_length_logs_by_interval_only(make_runner):
+    hook = LoggerHook(interval=2)
+    runner = make_runner()
+
+    class NoLen:
+        def __len__(self):
+            raise TypeError("no length")
+
+    runner.train_dataloader = NoLen()
+    hook.before_run(runner)
+    for idx in range(4):
+        hook.after_train_iter(runner, idx)
+        runner.iter += 1
+    assert [c.kwargs["step"] for c in runner.visualizer.add_scalars.call_args_list] == [2, 4]

@@ -10,6 +10,7 @@ from torchrig.structures import BaseDataElement
 def test_images_are_denormalized_unpadded_and_resized(make_runner):
     hook = NaiveVisualizationHook(interval=2)
     runner = make_runner()
+    runner.iter = 40
     meta = dict(
         img_norm_cfg=dict(mean=(10.0, 10.0, 10.0), std=(2.0, 2.0, 2.0)),
         img_shape=(4, 6),
@@ -29,6 +30,7 @@ def test_images_are_denormalized_unpadded_and_resized(make_runner):
     assert (image == 20).all()  # 5 * 2 + 10
     assert call.kwargs["data_sample"] is sample
     assert call.kwargs["draw_gt"] and call.kwargs["draw_pred"]
+    assert call.kwargs["step"] == 40  # the training iteration, not the batch index
 
 
 def test_list_batches_without_metadata(make_runner):

@@ -96,7 +96,7 @@ def test_property_fields_hide_their_private_twin():
     sample.proposals = BaseDataElement(bboxes=torch.zeros(1, 4))
     assert sample.keys() == ["proposals"]
     assert isinstance(sample.proposals, BaseDataElement)
-    with pytest.raises(TypeError):
+    with pytest.raises(AssertionError):
         sample.proposals = torch.zeros(1)
     assert sample.values()[0] is sample._proposals
 

@@ -112,7 +112,7 @@ def test_cat_concatenates_every_field():
     other = InstanceData(bboxes=torch.zeros(1, 4))
     with pytest.raises(AssertionError):
         InstanceData.cat([instances, other])
-    with pytest.raises(TypeError):
+    with pytest.raises(AssertionError):
         InstanceData.cat([instances, BaseDataElement()])
 
 

@@ -21,7 +21,7 @@ def test_bad_inputs_are_refused():
         LabelData.onehot_to_label(torch.zeros(2, 2))
     with pytest.raises(AssertionError):
         LabelData.label_to_onehot(torch.tensor([5]), num_classes=5)
-    with pytest.raises(TypeError):
+    with pytest.raises(AssertionError):
         LabelData.onehot_to_label([0, 1])
 
 

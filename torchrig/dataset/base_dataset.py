@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 from torch.utils.data import Dataset
 
+from torchrig.logging import print_log
 from torchrig.registry import TRANSFORMS
 
 __all__ = ["BaseDataset", "Compose", "force_full_init"]
@@ -32,11 +33,6 @@ _GC_MIN_ITEMS = 10_000
 
 def _print_log(msg: str, level: int = logging.INFO) -> None:
     """Logs ``msg`` through torchrig's current logger (``print_log(logger='current')``)."""
-    try:
-        from torchrig.logging import print_log
-    except ImportError:  # torchrig.logging is optional for the data package
-        logging.getLogger("torchrig").log(level, msg)
-        return
     print_log(msg, logger="current", level=level)
 
 
@@ -159,7 +155,7 @@ class BaseDataset(Dataset):
     def __init__(
         self,
         ann_file: str | None = "",
-        metainfo: Mapping | None = None,
+        metainfo: Mapping | Any | None = None,
         data_root: str | None = "",
         data_prefix: dict | None = None,
         filter_cfg: dict | None = None,
@@ -202,13 +198,16 @@ class BaseDataset(Dataset):
         self._fully_initialized = True
 
     @classmethod
-    def _load_metainfo(cls, metainfo: Mapping | None = None) -> dict:
+    def _load_metainfo(cls, metainfo: Mapping | Any | None = None) -> dict:
         """``cls.METAINFO`` updated with ``metainfo`` (strings naming files are read as lists)."""
         cls_metainfo = copy.deepcopy(cls.METAINFO)
         if metainfo is None:
             return cls_metainfo
         if not isinstance(metainfo, Mapping):
-            raise TypeError(f"metainfo should be a Mapping or Config, but got {type(metainfo)}")
+            from torchrig.config import Config
+
+            if not isinstance(metainfo, Config):
+                raise TypeError(f"metainfo should be a Mapping or Config, but got {type(metainfo)}")
         for key, value in metainfo.items():
             if isinstance(value, str) and os.path.isfile(value):
                 cls_metainfo[key] = _list_from_file(value)
@@ -302,9 +301,9 @@ class BaseDataset(Dataset):
                 raise IndexError(f"index {idx - len(self)} is out of dataset length({len(self)})")
         if self.serialize_data:
             address = self.data_address
-            start = int(address[idx - 1]) if idx > 0 else 0
+            start = address.item(idx - 1) if idx > 0 else 0
             # pickle reads the numpy view through the buffer protocol: no copy of the bytes.
-            data_info = pickle.loads(self.data_bytes[start : int(address[idx])])
+            data_info = pickle.loads(self.data_bytes[start : address.item(idx)])
         else:
             data_info = copy.deepcopy(self.data_list[idx])
         data_info["sample_idx"] = idx

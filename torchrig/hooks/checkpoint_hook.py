@@ -305,10 +305,13 @@ class CheckpointHook(Hook):
         self._in_train = True
         if not self._state_loaded:
             self._restore_from_message_hub(runner)
+        # The limits may be lower than in the run being resumed.
         if self.max_keep_ckpts > 0:
-            # The limit may be lower than in the run being resumed.
             while len(self.keep_ckpt_ids) > self.max_keep_ckpts:
                 self._remove(self._regular_path(self.keep_ckpt_ids.popleft()))
+        for kept in self._best.values():
+            while len(kept) > self.keep_best:
+                self._remove(kept.pop()[1])
 
     def after_train_epoch(self, runner: Runner) -> None:
         if not self.by_epoch:
@@ -393,10 +396,12 @@ class CheckpointHook(Hook):
 
     def _save_regular(self, runner: Runner, step: int, meta: dict) -> None:
         hub = runner.message_hub
-        # A second save at the same step (after a new best) is not a new checkpoint to count.
-        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+        resave = self.last_ckpt == self._regular_path(step)
+        expired: list[int] = []
+        # A second save at the same step (after validation) is not a new checkpoint to count.
+        if self.max_keep_ckpts > 0 and not resave:
             while len(self.keep_ckpt_ids) >= self.max_keep_ckpts:
-                self._remove(self._regular_path(self.keep_ckpt_ids.popleft()))
+                expired.append(self.keep_ckpt_ids.popleft())
             self.keep_ckpt_ids.append(step)
             hub.update_info("keep_ckpt_ids", list(self.keep_ckpt_ids))
         filename = self.filename_tmpl.format(step)
@@ -404,11 +409,22 @@ class CheckpointHook(Hook):
         hub.update_info("last_ckpt", self.last_ckpt)
         self._call_save(runner, filename, regular=True, meta=meta)
         self._fingerprint = _resume_fingerprint(runner)
-        if _is_main_process():
-            os.makedirs(str(runner.work_dir), exist_ok=True)
-            _atomic_write(
-                self.last_ckpt.encode(), osp.join(str(runner.work_dir), "last_checkpoint")
-            )
+        if not _is_main_process():
+            return
+        os.makedirs(str(runner.work_dir), exist_ok=True)
+        _atomic_write(self.last_ckpt.encode(), osp.join(str(runner.work_dir), "last_checkpoint"))
+        # Old checkpoints go only once the new one is safely written.
+        for old_step in expired:
+            self._remove(self._regular_path(old_step))
+        if not resave:
+            self._log_to_trackers(runner, self.last_ckpt, ("latest",), meta)
+
+    @staticmethod
+    def _log_to_trackers(runner: Runner, path: str, aliases: tuple, metadata: dict) -> None:
+        """Offer the checkpoint to trackers that keep checkpoints (W&B artifacts, opt-in)."""
+        log_checkpoint = getattr(runner.visualizer, "log_checkpoint", None)
+        if callable(log_checkpoint):
+            log_checkpoint(path, aliases=aliases, metadata=dict(metadata))
 
     def _save_best(self, runner: Runner, metrics: dict[str, Any]) -> None:
         if self.by_epoch:
@@ -441,6 +457,10 @@ class CheckpointHook(Hook):
             runner.message_hub.update_info(f"best_score{suffix}", kept[0][0])
             runner.message_hub.update_info(f"best_ckpt{suffix}", kept[0][1])
             self._call_save(runner, name, regular=False, meta=meta)
+            if _is_main_process():
+                alias = "best" if single else f"best_{key}".replace("/", "_")
+                path = osp.join(self.out_dir, name)
+                self._log_to_trackers(runner, path, (alias,), {**meta, key: score})
             runner.logger.info(
                 f"The best checkpoint with {score:0.4f} {key} at {cur_time} {cur_type} is saved "
                 f"to {name}."

@@ -73,5 +73,8 @@ class IterTimerHook(Hook):
         else:
             dataloader = runner.val_dataloader if mode == "val" else runner.test_dataloader
             self.time_sec_test_val += iter_time
-            left = len(dataloader) - batch_idx - 1
+            try:
+                left = len(dataloader) - batch_idx - 1
+            except TypeError:  # no length: no estimate
+                return
             hub.update_info("eta", self.time_sec_test_val / (batch_idx + 1) * left)

@@ -122,7 +122,10 @@ class LoggerHook(Hook):
         data_batch: DATA_BATCH = None,
         outputs: dict | None = None,
     ) -> None:
-        epoch_len = len(runner.train_dataloader)
+        try:
+            epoch_len = len(runner.train_dataloader)
+        except TypeError:  # an iterable dataset without a length: no epoch end to mark
+            epoch_len = -1
         last_of_epoch = batch_idx + 1 == epoch_len
         if self.every_n_train_iters(runner, self.interval_exp_name) or last_of_epoch:
             runner.logger.info(f"Exp name: {runner.experiment_name}")

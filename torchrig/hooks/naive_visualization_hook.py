@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from torchrig.hooks.hook import DATA_BATCH, Hook
+from torchrig.hooks.logger_hook import _completed_train_iters
 from torchrig.registry import HOOKS
 
 if TYPE_CHECKING:
@@ -96,6 +97,8 @@ class NaiveVisualizationHook(Hook):
     ) -> None:
         if not self.every_n_inner_iters(batch_idx, self._interval) or outputs is None:
             return
+        # Images share the scalars' x-axis: iterations of training completed so far.
+        _, step = _completed_train_iters(runner)
         for index, (inputs, sample, output) in enumerate(_pairs(data_batch, outputs)):
             meta_source = output if _meta(output, "ori_shape") is not None else sample
             image = _to_image(inputs, meta_source)
@@ -107,5 +110,5 @@ class NaiveVisualizationHook(Hook):
                 data_sample=output if output is not None else sample,
                 draw_gt=self.draw_gt,
                 draw_pred=self.draw_pred,
-                step=batch_idx,
+                step=step,
             )

@@ -43,6 +43,7 @@ from torchrig.model.weight_init import (
 )
 from torchrig.model.wrappers import (
     MMDistributedDataParallel,
+    MMFullyShardedDataParallel,
     MMSeparateDistributedDataParallel,
     is_model_wrapper,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "ImgDataPreprocessor",
     "KaimingInit",
     "MMDistributedDataParallel",
+    "MMFullyShardedDataParallel",
     "MMSeparateDistributedDataParallel",
     "ModuleDict",
     "ModuleList",

@@ -97,11 +97,11 @@ def _resolve_lazy(obj_type: Any) -> Any:
 def build_model_from_cfg(
     cfg: Any, registry: Registry, default_args: Mapping[str, Any] | None = None
 ) -> Any:
-    """Builds a model; a list of configs becomes an ``nn.Sequential`` of the built models."""
+    """Builds a model; a list of configs becomes a ``torchrig.model.Sequential`` of them."""
     if isinstance(cfg, list):
-        from torch import nn
+        from torchrig.model import Sequential
 
-        return nn.Sequential(*(build_from_cfg(c, registry, default_args) for c in cfg))
+        return Sequential(*(build_from_cfg(c, registry, default_args) for c in cfg))
     return build_from_cfg(cfg, registry, default_args)
 
 

@@ -592,12 +592,13 @@ class Runner(BuildMethods, CheckpointMethods):
 
     @contextmanager
     def _closing_visualizer_on_error(self) -> Generator[None, None, None]:
-        """A run that fails keeps what it logged: the trackers are flushed, then it raises."""
+        """A run that fails keeps what it logged: the trackers are flushed and their runs
+        finished with a non-zero exit code, then the error propagates."""
         try:
             yield
         except BaseException:
             try:
-                self.visualizer.flush()
+                self.visualizer.close(exit_code=1)
             except Exception as err:  # the original error matters more
-                self.logger.warning(f"flushing the visualizer failed: {err!r}")
+                self.logger.warning(f"closing the visualizer failed: {err!r}")
             raise

@@ -71,21 +71,23 @@ class BaseDataElement:
     def set_metainfo(self, metainfo: dict) -> None:
         """Adds or updates metainfo fields from a dict (values are deep-copied)."""
         if not isinstance(metainfo, dict):
-            raise TypeError(f"metainfo should be a dict, but got {type(metainfo).__name__}")
+            raise AssertionError(f"metainfo should be a dict, but got {type(metainfo).__name__}")
         for key, value in copy.deepcopy(metainfo).items():
             self.set_field(name=key, value=value, field_type="metainfo", dtype=None)
 
     def set_data(self, data: dict) -> None:
         """Adds or updates data fields from a dict (through ``setattr``, so properties apply)."""
         if not isinstance(data, dict):
-            raise TypeError(f"data should be a dict, but got {type(data).__name__}")
+            raise AssertionError(f"data should be a dict, but got {type(data).__name__}")
         for key, value in data.items():
             setattr(self, key, value)
 
     def update(self, instance: BaseDataElement) -> None:
         """Copies the metainfo and data fields of another element into this one."""
         if not isinstance(instance, BaseDataElement):
-            raise TypeError(f"instance should be a BaseDataElement, got {type(instance).__name__}")
+            raise AssertionError(
+                f"instance should be a BaseDataElement, got {type(instance).__name__}"
+            )
         self.set_metainfo(dict(instance.metainfo_items()))
         self.set_data(dict(instance.items()))
 
@@ -108,9 +110,9 @@ class BaseDataElement:
             AttributeError: When ``name`` is already a field of the other kind.
         """
         if field_type not in ("metainfo", "data"):
-            raise ValueError(f"field_type must be 'metainfo' or 'data', got {field_type!r}")
+            raise AssertionError(f"field_type must be 'metainfo' or 'data', got {field_type!r}")
         if dtype is not None and not isinstance(value, dtype):
-            raise TypeError(f"{value!r} should be a {dtype} but got {type(value)}")
+            raise AssertionError(f"{value!r} should be a {dtype} but got {type(value)}")
         if field_type == "metainfo":
             if name in self._data_fields:
                 raise AttributeError(
@@ -155,7 +157,7 @@ class BaseDataElement:
     def pop(self, *args: Any) -> Any:
         """Removes field ``args[0]`` and returns its value (or ``args[1]`` if it is missing)."""
         if not 1 <= len(args) <= 2:
-            raise TypeError(f"pop expects 1 or 2 arguments, got {len(args)}")
+            raise AssertionError(f"pop expects 1 or 2 arguments, got {len(args)}")
         name = args[0]
         if name in self._metainfo_fields:
             self._metainfo_fields.remove(name)

@@ -130,9 +130,9 @@ class InstanceData(BaseDataElement):
             The concatenation (the object itself when the list holds one).
         """
         if not all(isinstance(results, InstanceData) for results in instances_list):
-            raise TypeError("InstanceData.cat expects a list of InstanceData")
+            raise AssertionError("InstanceData.cat expects a list of InstanceData")
         if len(instances_list) == 0:
-            raise ValueError("InstanceData.cat got an empty list")
+            raise AssertionError("InstanceData.cat got an empty list")
         if len(instances_list) == 1:
             return instances_list[0]
 

@@ -26,7 +26,7 @@ class LabelData(BaseDataElement):
             ValueError: When ``onehot`` is not a 1-D tensor of values in [0, 1].
         """
         if not isinstance(onehot, torch.Tensor):
-            raise TypeError(f"onehot should be a torch.Tensor, got {type(onehot).__name__}")
+            raise AssertionError(f"onehot should be a torch.Tensor, got {type(onehot).__name__}")
         if onehot.ndim == 1 and onehot.max().item() <= 1 and onehot.min().item() >= 0:
             return onehot.nonzero().squeeze(-1)
         raise ValueError("input is not one-hot and can not convert to label")
@@ -43,7 +43,7 @@ class LabelData(BaseDataElement):
             A 1-D tensor of ``label``'s dtype.
         """
         if not isinstance(label, torch.Tensor):
-            raise TypeError(f"label should be a torch.Tensor, got {type(label).__name__}")
+            raise AssertionError(f"label should be a torch.Tensor, got {type(label).__name__}")
         onehot = label.new_zeros((num_classes,))
         if label.numel() > 0 and int(label.max().item()) >= num_classes:
             raise AssertionError(

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
-__all__ = ["Journal", "history_steps", "iter_records", "read_journal"]
+__all__ = ["Journal", "history_steps", "iter_records", "read_journal", "wait_for_exit_record"]
 
 _HEADER = struct.Struct("<4sHB")
 _CHUNK = struct.Struct("<IHB")
@@ -77,6 +77,31 @@ def history_steps(paths: list[str]) -> set[int]:
             if record.WhichOneof("record_type") == "history":
                 steps.add(_row_step(record.history))
     return steps
+
+
+def wait_for_exit_record(path: str, timeout: float = 30.0) -> bool:
+    """Wait until W&B's writer has put the run's exit record in ``path``.
+
+    ``Run.finish()`` returns before wandb-core has written the end of the run file; a reader
+    (a resumed process, a test, ``wandb sync``) that comes right after would see it cut short.
+    """
+    import time
+
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    deadline = time.monotonic() + timeout
+    while True:
+        for raw in iter_records(path):
+            record = pb.Record()
+            try:
+                record.ParseFromString(raw)
+            except Exception:  # noqa: BLE001
+                break
+            if record.WhichOneof("record_type") == "exit":
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 def _row_step(history: Any) -> int:

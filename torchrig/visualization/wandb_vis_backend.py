@@ -14,7 +14,12 @@ from typing import Any
 from torchrig.registry import VISBACKENDS
 from torchrig.visualization._env import config_to_dict
 from torchrig.visualization._values import to_builtin, to_image
-from torchrig.visualization._wandb_store import Journal, history_steps, read_journal
+from torchrig.visualization._wandb_store import (
+    Journal,
+    history_steps,
+    read_journal,
+    wait_for_exit_record,
+)
 from torchrig.visualization._writer import register_exit_close, report
 from torchrig.visualization.base_vis_backend import BaseVisBackend, force_init_env, import_tracker
 
@@ -296,7 +301,10 @@ class WandbVisBackend(BaseVisBackend):
         self.flush()
         if self._journal is not None:
             self._journal.close()
+        run_file = _run_file(self._run)
         self._run.finish(exit_code=exit_code)
+        if run_file and not wait_for_exit_record(run_file):
+            report(f"WandbVisBackend: W&B did not finish writing {run_file} within 30 s")
 
     def state_dict(self) -> dict:
         """The run id, the last step and the journals to re-send from after a crash."""

@@ -10,9 +10,18 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from torchrig.evaluator import BaseMetric
+from torchrig.hooks import Hook
 from torchrig.model import BaseModel
 
-__all__ = ["ToyRegressor", "ToyRegression", "ToyMSE", "loader", "runner_kwargs"]
+__all__ = [
+    "RecordMetrics",
+    "ToyMSE",
+    "ToyRegression",
+    "ToyRegressor",
+    "loader",
+    "runner_kwargs",
+    "train_val_kwargs",
+]
 
 
 class ToyRegressor(BaseModel):
@@ -23,7 +32,7 @@ class ToyRegressor(BaseModel):
         self.net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
 
     def forward(self, inputs: Any, targets: Any = None, index: Any = None, mode: str = "tensor") -> Any:
-        outputs = self.net(inputs).squeeze(-1)
+        outputs = self.net(inputs).sum(dim=-1)  # not a view (FSDP warns about views)
         if mode == "loss":
             return dict(loss=((outputs.float() - targets) ** 2).mean())
         if mode == "predict":
@@ -82,7 +91,11 @@ def loader(size: int, batch_size: int, shuffle: bool) -> dict[str, Any]:
 
 
 def runner_kwargs(work_dir: str, launcher: str, batch_size: int, max_iters: int) -> dict[str, Any]:
-    """Runner arguments for ``max_iters`` SGD iterations without validation or checkpoints."""
+    """Runner arguments for ``max_iters`` SGD iterations without validation or checkpoints.
+
+    The model is built here under a fixed seed, so every process starts from the same weights.
+    """
+    torch.manual_seed(0)
     return dict(
         model=ToyRegressor(),
         work_dir=work_dir,
@@ -94,3 +107,27 @@ def runner_kwargs(work_dir: str, launcher: str, batch_size: int, max_iters: int)
         randomness=dict(seed=7),
         default_hooks=dict(checkpoint=None, logger=dict(type="LoggerHook", interval=1)),
     )
+
+
+class RecordMetrics(Hook):
+    """Keeps the metrics of the last validation (the same on every rank)."""
+
+    def __init__(self) -> None:
+        self.metrics: dict[str, Any] = {}
+
+    def after_val_epoch(self, runner: Any, metrics: dict[str, Any] | None = None) -> None:
+        self.metrics = dict(metrics or {})
+
+
+def train_val_kwargs(work_dir: str, launcher: str, batch_size: int, max_iters: int) -> dict[str, Any]:
+    """:func:`runner_kwargs` plus one validation at the end, over 13 samples in batches of 2
+    per process (so the last batch is uneven), recorded by a :class:`RecordMetrics` hook."""
+    kwargs = runner_kwargs(work_dir, launcher, batch_size, max_iters)
+    kwargs["train_cfg"] = dict(by_epoch=False, max_iters=max_iters, val_interval=max_iters)
+    kwargs.update(
+        val_dataloader=loader(13, 2, shuffle=False),
+        val_cfg=dict(),
+        val_evaluator=dict(type=ToyMSE),
+        custom_hooks=[RecordMetrics()],
+    )
+    return kwargs

@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _toy import ToyMSE, ToyRegressor, loader, runner_kwargs  # noqa: E402
+from _toy import RecordMetrics, ToyRegressor, loader, runner_kwargs, train_val_kwargs  # noqa: E402
 
 from torchrig import dist  # noqa: E402
 from torchrig.model.wrappers.fully_sharded_distributed import (  # noqa: E402
@@ -42,7 +42,7 @@ def _save_weights(runner: Runner, path: Path) -> None:
 
 
 def ddp(out: Path) -> None:
-    kwargs = runner_kwargs(str(out / "ddp"), "pytorch", BATCH, ITERS)
+    kwargs = train_val_kwargs(str(out / "ddp"), "pytorch", BATCH, ITERS)
     kwargs.update(
         default_hooks=dict(
             checkpoint=dict(type="CheckpointHook", interval=3, by_epoch=False),
@@ -52,21 +52,17 @@ def ddp(out: Path) -> None:
             type="Visualizer",
             vis_backends=[
                 dict(type="LocalVisBackend"),
-                dict(type="WandbVisBackend", init_kwargs=dict(project="torchrig-dist", mode="offline")),
+                dict(type="WandbVisBackend", init_kwargs=dict(project="torchrig-dist")),
             ],
         ),
-        val_dataloader=loader(13, 2, shuffle=False),  # 13 samples: the last batch is uneven
-        val_cfg=dict(),
-        val_evaluator=dict(type=ToyMSE),
         experiment_name="ddp",
     )
     runner = Runner(**kwargs)
     runner.train()
-    metrics = runner.val()
     _save_weights(runner, out / "ddp_final.pth")
     runner.visualizer.close()
-    if dist.is_main_process():
-        (out / "ddp_metrics.json").write_text(json.dumps(metrics))
+    record = next(hook for hook in runner.hooks if isinstance(hook, RecordMetrics))
+    (out / f"ddp_metrics_rank{dist.get_rank()}.json").write_text(json.dumps(record.metrics))
 
 
 def collect(out: Path) -> None:
