@@ -2,6 +2,10 @@
 
 After ``alias_mmengine()`` (or with ``TORCHRIG_MMENGINE_ALIAS=1`` set before ``import torchrig``),
 ``import mmengine`` and ``from mmengine.x.y import Z`` resolve to ``torchrig``, ``torchrig.x.y``.
+A script that cannot be edited at all runs aliased with::
+
+    python -m torchrig.compat tools/train.py configs/my_config.py --work-dir work_dirs/x
+
 It refuses while the real MMEngine is installed, so the two can never be mixed up silently.
 """
 
@@ -83,3 +87,18 @@ def remove_alias() -> None:
         sys.meta_path.remove(_finder)
     for name in [n for n in sys.modules if n == _ALIAS or n.startswith(_ALIAS + ".")]:
         del sys.modules[name]
+
+
+def _run_script(argv: list[str]) -> None:
+    """Runs a Python script with ``mmengine`` aliased, as ``python script.py args`` would."""
+    import runpy
+
+    if not argv:
+        raise SystemExit("usage: python -m torchrig.compat SCRIPT [ARGS ...]")
+    alias_mmengine()
+    sys.argv = list(argv)
+    runpy.run_path(argv[0], run_name="__main__")
+
+
+if __name__ == "__main__":
+    _run_script(sys.argv[1:])

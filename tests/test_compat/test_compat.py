@@ -57,13 +57,31 @@ def _run(code: str, env_extra: dict[str, str], pythonpath: list[str] | None = No
     )
 
 
-def test_alias_runs_a_snippet_written_for_mmengine(tmp_path):
-    result = _run(
-        MMENGINE_SNIPPET.format(work_dir=str(tmp_path / "work")),
-        {"TORCHRIG_MMENGINE_ALIAS": "1", "OMP_NUM_THREADS": "1"},
+def test_alias_runs_an_unedited_mmengine_script(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(MMENGINE_SNIPPET.format(work_dir=str(tmp_path / "work")))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    result = subprocess.run(
+        [sys.executable, "-m", "torchrig.compat", str(script)],
+        capture_output=True, text=True, env=env, timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "ALIAS OK 3" in result.stdout
+    assert (tmp_path / "work" / "iter_3.pth").exists()
+
+
+def test_alias_from_environment_variable_at_import_torchrig():
+    code = (
+        "import torchrig\n"
+        "from mmengine.config import Config\n"
+        "from mmengine.registry import MODELS\n"
+        "import torchrig.config\n"
+        "assert Config is torchrig.config.Config\n"
+        "print('ENV ALIAS OK')\n"
+    )
+    result = _run(code, {"TORCHRIG_MMENGINE_ALIAS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ENV ALIAS OK" in result.stdout
 
 
 def test_alias_is_opt_in():

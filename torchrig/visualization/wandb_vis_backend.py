@@ -302,6 +302,7 @@ class WandbVisBackend(BaseVisBackend):
         if self._journal is not None:
             self._journal.close()
         run_file = _run_file(self._run)
+        run_file = run_file if run_file and osp.exists(run_file) else ""
         self._run.finish(exit_code=exit_code)
         if run_file and not wait_for_exit_record(run_file):
             report(f"WandbVisBackend: W&B did not finish writing {run_file} within 30 s")
