@@ -2,7 +2,9 @@
 
 An MLP (64-128-10) on scikit-learn's digits, batch 32, ~2000 iterations; the tracked loop sends
 the loss to a ``Visualizer`` with a ``WandbVisBackend`` (offline) every iteration, as the
-LoggerHook does. Runs are interleaved (raw, tracked, raw, ...) and the ratio of medians printed.
+LoggerHook does. Runs are interleaved (raw, tracked, raw, ...); the ratios of the medians and of
+the fastest runs are printed (on a shared, loaded machine the fastest runs are the steadier
+measure).
 Target: at most 1.25x. Run: ``python benchmarks/bench_tracking.py [--iters 2000 --repeats 3]``.
 """
 
@@ -43,7 +45,9 @@ def run_loop(iters: int, features, labels, visualizer=None) -> float:
             optimizer.step()
             step += 1
             if visualizer is not None:
-                visualizer.add_scalars({"loss": loss.detach(), "lr": 0.1, "epoch": 0, "iter": step}, step=step)
+                visualizer.add_scalars(
+                    {"loss": loss.detach(), "lr": 0.1, "epoch": 0, "iter": step}, step=step
+                )
             if step >= iters:
                 break
     if visualizer is not None:
@@ -54,7 +58,7 @@ def run_loop(iters: int, features, labels, visualizer=None) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=2000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
     import torch
@@ -83,7 +87,9 @@ def main() -> None:
     raw_s, tracked_s = statistics.median(raw), statistics.median(tracked)
     print(f"raw loop:            {raw_s:.3f} s  ({[round(t, 3) for t in raw]})")
     print(f"loop + W&B (offline): {tracked_s:.3f} s  ({[round(t, 3) for t in tracked]})")
-    print(f"ratio: {tracked_s / raw_s:.2f}x (target <= 1.25x)")
+    print(
+        f"ratio of medians: {tracked_s / raw_s:.2f}x, of fastest runs: {min(tracked) / min(raw):.2f}x (target <= 1.25x)"
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import torch
 SCRIPTS = Path(__file__).with_name("scripts")
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 120
-SECTIONS = ("ddp", "collect", "fsdp_wrapper", "fsdp")
+SECTIONS = ("ddp", "collect", "fsdp_wrapper", "fsdp", "fsdp_sharded")
 BATCH, ITERS = 4, 6  # as in scripts/train_two_ranks.py: 2 ranks x 4 == 1 process x 8
 
 
@@ -156,9 +156,13 @@ def test_fsdp_trains_saves_resumes_and_loads_into_a_plain_model(two_ranks, one_p
     final = torch.load(out / "fsdp_final.pth", weights_only=True)
     # FSDP computes what DDP and one process compute.
     _assert_close(final, one_process["weights"], atol=1e-5)
-    # Resumed at iteration 3 from the FSDP checkpoint, it ends where the whole run ended.
+    # Resumed at iteration 4 from the FSDP checkpoint, it ends where the whole run ended.
     _assert_close(torch.load(out / "fsdp_resumed.pth", weights_only=True), final, atol=1e-6)
-    assert sorted(p.name for p in (out / "fsdp").glob("*.pth")) == ["iter_3.pth", "iter_6.pth"]
+    assert sorted(p.name for p in (out / "fsdp").glob("*.pth")) == [
+        "iter_2.pth",
+        "iter_4.pth",
+        "iter_6.pth",
+    ]
 
     from torchrig.runner.checkpoint import load_checkpoint
 
@@ -168,6 +172,38 @@ def test_fsdp_trains_saves_resumes_and_loads_into_a_plain_model(two_ranks, one_p
     optimizer = checkpoint["optimizer"]  # full, keyed by the parameters' names
     assert sorted(optimizer["state"]) == sorted(final)
     assert all("momentum_buffer" in state for state in optimizer["state"].values())
+
+
+def test_fsdp_sharded_checkpoints_resume_and_convert(two_ranks, one_process, tmp_path):
+    out = _section(two_ranks, "fsdp_sharded")
+    final = torch.load(out / "fsdp_sharded_final.pth", weights_only=True)
+    _assert_close(final, one_process["weights"], atol=1e-5)
+    _assert_close(torch.load(out / "fsdp_sharded_resumed.pth", weights_only=True), final, atol=1e-6)
+    work_dir = out / "fsdp_sharded"
+    checkpoint = torch.load(work_dir / "iter_6.pth", weights_only=True)
+    assert "state_dict" not in checkpoint and "optimizer" not in checkpoint
+    assert checkpoint["meta"]["sharded_checkpoint"] == "iter_6.pth.shards"
+    assert (work_dir / "iter_6.pth.shards" / ".metadata").is_file()
+
+    from torchrig.model.wrappers.fully_sharded_distributed import sharded_to_full_checkpoint
+    from torchrig.runner.checkpoint import load_checkpoint
+
+    sharded_to_full_checkpoint(str(work_dir / "iter_6.pth.shards"), str(tmp_path / "full.pth"))
+    plain = _toy().ToyRegressor()
+    converted = load_checkpoint(plain, tmp_path / "full.pth", strict=True)
+    _assert_close(plain.state_dict(), final, atol=0)
+    assert sorted(converted["optimizer"]["state"]) == sorted(final)
+
+    # Unconverted, it cannot load into a plain model: the error says what to do.
+    from torchrig.runner import Runner
+    from torchrig.runner.checkpoint import CheckpointError
+
+    runner = Runner(model=_toy().ToyRegressor(), work_dir=str(tmp_path / "plain"))
+    try:
+        with pytest.raises(CheckpointError, match="sharded_to_full_checkpoint"):
+            runner.load_checkpoint(str(work_dir / "iter_6.pth"))
+    finally:
+        runner.visualizer.close()
 
 
 def test_fsdp_wrapper_mixed_precision_and_sharded_checkpoints(two_ranks):
@@ -192,7 +228,7 @@ def test_two_process_wandb_job_makes_one_run_one_log_one_set_of_checkpoints(two_
     logs = [p for p in work_dir.rglob("*.log") if "wandb" not in p.parts]
     assert [p.name for p in logs] == [f"{run_dirs[0].name}.log"]
     files = sorted(p.name for p in work_dir.iterdir() if p.is_file())
-    assert [f for f in files if f.endswith(".pth")] == ["iter_3.pth", "iter_6.pth"]
+    assert [f for f in files if f.endswith(".pth")] == ["iter_2.pth", "iter_4.pth", "iter_6.pth"]
     assert not [f for f in files if f.endswith(".tmp")]
     assert (work_dir / "last_checkpoint").read_text().strip().endswith("iter_6.pth")
 

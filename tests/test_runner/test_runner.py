@@ -113,7 +113,7 @@ def test_train_cfg_shorthand_and_type_forms(tmp_path: Path) -> None:
         **_cfg(tmp_path, train_cfg=dict(type="EpochBasedTrainLoop", by_epoch=True, max_epochs=1))
     )
     with pytest.raises(ValueError, match="both 'type' and 'by_epoch'"):
-        runner.train_loop
+        _ = runner.train_loop
 
 
 class _Recorder(Hook):

@@ -20,7 +20,10 @@ def main() -> None:
     save_dir, state_file = sys.argv[1], sys.argv[2]
     first, last, flush_at, kill = (int(a) for a in sys.argv[3:7])
     visualizer = Visualizer(
-        vis_backends=[dict(type="WandbVisBackend", init_kwargs=dict(project="crash")), dict(type="LocalVisBackend")],
+        vis_backends=[
+            dict(type="WandbVisBackend", init_kwargs=dict(project="crash")),
+            dict(type="LocalVisBackend"),
+        ],
         save_dir=save_dir,
     )
     if os.path.exists(state_file):

@@ -111,14 +111,15 @@ def read_wandb_run(path: str) -> WandbRun:
             run.files.extend(f.path for f in record.files.files)
         elif kind == "artifact":
             run.artifacts.append(
-                {"name": record.artifact.name, "type": record.artifact.type,
-                 "aliases": list(record.artifact.aliases)}
+                {
+                    "name": record.artifact.name,
+                    "type": record.artifact.type,
+                    "aliases": list(record.artifact.aliases),
+                }
             )
         elif kind == "request" and record.request.WhichOneof("request_type") == "log_artifact":
             art = record.request.log_artifact.artifact
-            run.artifacts.append(
-                {"name": art.name, "type": art.type, "aliases": list(art.aliases)}
-            )
+            run.artifacts.append({"name": art.name, "type": art.type, "aliases": list(art.aliases)})
         elif kind == "exit":
             run.exit_code = record.exit.exit_code
     return run

@@ -35,7 +35,9 @@ def test_scalars_images_and_config_land_in_files(tmp_path):
         {"loss": 0.5, "epoch": 1, "step": 7},
         {"lr": 0.1, "step": 8},
     ]
-    assert read_local_scalars(str(tmp_path / "vis_data" / "extra.json")) == [{"loss": 0.5, "epoch": 1, "step": 7}]
+    assert read_local_scalars(str(tmp_path / "vis_data" / "extra.json")) == [
+        {"loss": 0.5, "epoch": 1, "step": 7}
+    ]
     written = (tmp_path / "vis_data" / "vis_image" / "val" / "pred_8.png").read_bytes()
     assert (_decode_png(written) == image).all()
     loaded = Config.fromfile(str(tmp_path / "vis_data" / "config.py"))

@@ -17,7 +17,10 @@ def test_metrics_params_artifacts_and_resume(tmp_path):
     save_dir = tmp_path / "log" / "vis_data"
     backend = MLflowVisBackend(str(save_dir), exp_name="exp", run_name="r1", tags={"team": "a"}, params={"seed": 1},
                                tracked_config_keys=["model", "lr"])  # fmt: skip
-    backend.add_config({"model": {"type": "MLP", "depth": 3}, "lr": 0.1, "work_dir": "/x"}, env={"git_commit": "abc"})
+    backend.add_config(
+        {"model": {"type": "MLP", "depth": 3}, "lr": 0.1, "work_dir": "/x"},
+        env={"git_commit": "abc"},
+    )
     for it in range(1, 6):
         backend.add_scalars({"loss": 1.0 / it, "epoch": 0}, step=it)
     backend.add_image("pred", np.zeros((4, 4, 3), np.uint8), step=5)

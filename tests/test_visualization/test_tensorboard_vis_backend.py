@@ -20,9 +20,10 @@ def test_scalars_images_config_and_resume_in_the_same_directory(tmp_path):
     for it in range(1, 11):
         first.add_scalars({"loss": float(it), "note": "text is skipped"}, step=it)
         if it == 6:
+            first.add_image("pred", np.zeros((4, 5, 3), np.uint8), step=6)
             first.flush()
             state = json.loads(json.dumps(first.state_dict()))
-    first.add_image("pred", np.zeros((4, 5, 3), np.uint8), step=10)
+    first.add_image("pred", np.zeros((4, 5, 3), np.uint8), step=10)  # after the checkpoint
     first.close()
 
     resumed = TensorboardVisBackend(str(tmp_path / "elsewhere"))
@@ -36,5 +37,6 @@ def test_scalars_images_config_and_resume_in_the_same_directory(tmp_path):
     assert [step for step, _ in loss] == list(range(1, 13))  # steps after the checkpoint: once
     assert dict(loss)[6] == 6.0 and dict(loss)[7] == 107.0
     assert "note" not in data["scalars"]
+    assert data["images"] == {"pred": [6]}  # step 10 was purged with the other steps > 6
     assert any(tag.startswith("config") for tag in data["tensors"])
     assert not (tmp_path / "elsewhere").exists()

@@ -92,7 +92,10 @@ def test_without_backends_nothing_is_sent_and_no_thread_starts(tmp_path):
 
 def test_dict_backends_get_the_visualizers_save_dir_and_names(tmp_path):
     visualizer = Visualizer(
-        vis_backends=[dict(type="LocalVisBackend"), dict(type="LocalVisBackend", name="second", save_dir=str(tmp_path / "own"))],
+        vis_backends=[
+            dict(type="LocalVisBackend"),
+            dict(type="LocalVisBackend", name="second", save_dir=str(tmp_path / "own")),
+        ],
         save_dir=str(tmp_path),
     )
     assert visualizer.get_backend("LocalVisBackend")._save_dir == str(tmp_path / "vis_data")
@@ -103,7 +106,9 @@ def test_dict_backends_get_the_visualizers_save_dir_and_names(tmp_path):
 
 def test_add_calls_do_not_wait_for_a_stuck_backend(tmp_path):
     gated = _GatedBackend()
-    visualizer = Visualizer(vis_backends=[gated, dict(type="LocalVisBackend")], save_dir=str(tmp_path))
+    visualizer = Visualizer(
+        vis_backends=[gated, dict(type="LocalVisBackend")], save_dir=str(tmp_path)
+    )
     for it in range(1, 101):
         visualizer.add_scalars({"loss": float(it)}, step=it)  # returns although nothing is written
     assert gated.rows == []
@@ -163,7 +168,8 @@ def test_other_ranks_get_do_nothing_backends(tmp_path, monkeypatch):
 
     monkeypatch.setattr(module, "_rank", lambda: 1)
     visualizer = Visualizer(
-        vis_backends=[dict(type="LocalVisBackend"), dict(type="WandbVisBackend")], save_dir=str(tmp_path)
+        vis_backends=[dict(type="LocalVisBackend"), dict(type="WandbVisBackend")],
+        save_dir=str(tmp_path),
     )
     backend = visualizer.get_backend("WandbVisBackend")
     assert isinstance(backend, NullVisBackend)

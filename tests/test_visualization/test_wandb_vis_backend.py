@@ -16,6 +16,7 @@ from torchrig.visualization import Visualizer, WandbVisBackend
 from torchrig.visualization._wandb_store import history_steps
 
 _CRASH_SCRIPT = os.path.join(os.path.dirname(__file__), "_crash_run.py")
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _all_steps(save_dirs: list[str], run_id: str) -> list[int]:
@@ -36,7 +37,10 @@ def test_steps_images_summary_checkpoints_and_config_from_objects(wandb_offline)
         log_checkpoint=True,
     )
     model = torch.nn.Linear(2, 3)
-    backend.add_config({"model": model, "optim": torch.optim.SGD(model.parameters(), lr=0.5)}, env={"git_commit": "abc"})
+    backend.add_config(
+        {"model": model, "optim": torch.optim.SGD(model.parameters(), lr=0.5)},
+        env={"git_commit": "abc"},
+    )
     for it in (5, 10, 15):
         backend.add_scalars({"loss": 1.0 / it, "iter": it}, step=it)
         backend.add_scalars({"val/mIoU": it / 100}, step=it)
@@ -80,7 +84,10 @@ def test_resume_continues_the_same_run_and_close_reopens(wandb_offline):
     fresh = Visualizer(vis_backends=dict(type="WandbVisBackend"), save_dir=str(wandb_offline / "c"))
     fresh.add_scalars({"loss": 1.0}, step=1)
     fresh.flush()
-    assert fresh.state_dict()["backends"]["WandbVisBackend"]["run_id"] != state["backends"]["WandbVisBackend"]["run_id"]
+    assert (
+        fresh.state_dict()["backends"]["WandbVisBackend"]["run_id"]
+        != state["backends"]["WandbVisBackend"]["run_id"]
+    )
     fresh.close()
 
     second = Visualizer(vis_backends=dict(type="WandbVisBackend"), save_dir=second_dir)
@@ -93,24 +100,30 @@ def test_resume_continues_the_same_run_and_close_reopens(wandb_offline):
 
     run_id = state["backends"]["WandbVisBackend"]["run_id"]
     assert second.get_backend("WandbVisBackend").state_dict()["run_id"] == run_id
-    assert _all_steps([first_dir + "/vis_data", second_dir + "/vis_data"], run_id) == list(range(1, 21)) + [20]
+    assert _all_steps([first_dir + "/vis_data", second_dir + "/vis_data"], run_id) == list(
+        range(1, 21)
+    ) + [20]
     files = wandb_run_files(second_dir + "/vis_data", run_id)
     assert any(row.get("test/accuracy") == 0.9 for f in files for row in read_wandb_run(f).history)
 
 
 def test_sigkilled_run_resumed_holds_every_step_up_to_the_checkpoint_once(wandb_offline, tmp_path):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), *sys.path]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([_REPO, *sys.path]))
     state_file = str(tmp_path / "state.json")
     dirs = [str(tmp_path / "killed"), str(tmp_path / "resumed")]
     killed = subprocess.run(
-        [sys.executable, _CRASH_SCRIPT, dirs[0], state_file, "1", "70", "60", "1"], env=env, timeout=120
+        [sys.executable, _CRASH_SCRIPT, dirs[0], state_file, "1", "70", "60", "1"],
+        env=env,
+        timeout=120,
     )
     assert killed.returncode == -9
     with open(state_file, encoding="utf-8") as f:
         state = json.load(f)["backends"]["WandbVisBackend"]
     assert state["step"] == 60
     resumed = subprocess.run(
-        [sys.executable, _CRASH_SCRIPT, dirs[1], state_file, "61", "80", "80", "0"], env=env, timeout=120
+        [sys.executable, _CRASH_SCRIPT, dirs[1], state_file, "61", "80", "80", "0"],
+        env=env,
+        timeout=120,
     )
     assert resumed.returncode == 0
     steps = _all_steps([d + "/vis_data" for d in dirs], state["run_id"])

@@ -97,6 +97,15 @@ class Compose:
 TRANSFORMS.register_module(module=Compose)
 
 
+def _warn_not_initialized(obj: Any) -> None:
+    _print_log(
+        f"Attribute `_fully_initialized` is not defined in {type(obj)} or "
+        f"`type(obj)._fully_initialized is False, `full_init` will be called and "
+        f"{type(obj)}._fully_initialized will be set to True",
+        level=logging.WARNING,
+    )
+
+
 def force_full_init(old_func: _F) -> _F:
     """Decorates a dataset method so that ``full_init()`` runs first if it has not yet.
 
@@ -108,12 +117,7 @@ def force_full_init(old_func: _F) -> _F:
         if not getattr(obj, "_fully_initialized", False):
             if not hasattr(obj, "full_init"):
                 raise AttributeError(f"{type(obj)} does not have full_init method.")
-            _print_log(
-                f"Attribute `_fully_initialized` is not defined in {type(obj)} or "
-                f"`type(obj)._fully_initialized is False, `full_init` will be called and "
-                f"{type(obj)}._fully_initialized will be set to True",
-                level=logging.WARNING,
-            )
+            _warn_not_initialized(obj)
             obj.full_init()
             obj._fully_initialized = True
         return old_func(obj, *args, **kwargs)
@@ -292,9 +296,11 @@ class BaseDataset(Dataset):
         return copy.deepcopy(self._metainfo)
 
     # ------------------------------------------------------------------ access
-    @force_full_init
     def get_data_info(self, idx: int) -> dict:
         """A fresh copy of the data information of item ``idx``, with ``sample_idx`` set."""
+        if not self._fully_initialized:  # force_full_init, inlined: this is the hot path
+            _warn_not_initialized(self)
+            self.full_init()
         if idx < 0:
             idx += len(self)
             if idx < 0:
@@ -327,13 +333,14 @@ class BaseDataset(Dataset):
                 raise Exception("Test time pipeline should not get `None` data_sample")
             return data
 
-        for _ in range(self.max_refetch + 1):
-            data = self.prepare_data(idx)
-            # A broken file or a random augmentation may drop the sample: try another one.
-            if data is None:
-                idx = self._rand_another()
-                continue
+        data = self.prepare_data(idx)
+        if data is not None:
             return data
+        # A broken file or a random augmentation dropped the sample: try other ones.
+        for _ in range(self.max_refetch):
+            data = self.prepare_data(self._rand_another())
+            if data is not None:
+                return data
         raise Exception(
             f"Cannot find valid image after {self.max_refetch}! Please check your image path "
             "and pipeline"

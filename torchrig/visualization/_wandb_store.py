@@ -128,7 +128,7 @@ class Journal:
 
     def append(self, step: int, row: dict) -> None:
         """Record one row (values already plain numbers)."""
-        self._file.write(json.dumps({"step": step, "row": row}) + "\n")
+        self._file.write(json.dumps({"step": step, "row": row}, default=str) + "\n")
         self.entries += 1
 
     def sync(self) -> None:

@@ -116,9 +116,7 @@ class BackendWorker:
         with self._progress:
             while len(self._items) >= self.capacity and self.error is None:
                 if time.monotonic() - self._last_progress > self.stall_timeout:
-                    self._fail(
-                        "queue", TimeoutError(f"no progress in {self.stall_timeout:.0f} s")
-                    )
+                    self._fail("queue", TimeoutError(f"no progress in {self.stall_timeout:.0f} s"))
                     break
                 self._progress.wait(timeout=1.0)
 

@@ -83,7 +83,7 @@ class BaseVisBackend(metaclass=ABCMeta):
     def _init_env(self) -> None:
         """Set up the tracker: import the library, create directories, open the run."""
 
-    def add_config(self, config: Any, **kwargs: Any) -> None:
+    def add_config(self, config: Any, **kwargs: Any) -> None:  # noqa: B027 - optional
         """Record the experiment's config (and, in ``kwargs['env']``, its environment).
 
         Args:
@@ -91,7 +91,7 @@ class BaseVisBackend(metaclass=ABCMeta):
             **kwargs: ``env``: a dict describing the environment (versions, git commit).
         """
 
-    def add_graph(self, model: Any, data_batch: Any, **kwargs: Any) -> None:
+    def add_graph(self, model: Any, data_batch: Any, **kwargs: Any) -> None:  # noqa: B027 - optional
         """Record the model's graph.
 
         Args:
@@ -100,7 +100,7 @@ class BaseVisBackend(metaclass=ABCMeta):
             **kwargs: Backend-specific options.
         """
 
-    def add_image(self, name: str, image: Any, step: int = 0, **kwargs: Any) -> None:
+    def add_image(self, name: str, image: Any, step: int = 0, **kwargs: Any) -> None:  # noqa: B027 - optional
         """Record an image.
 
         Args:
@@ -110,7 +110,7 @@ class BaseVisBackend(metaclass=ABCMeta):
             **kwargs: Backend-specific options.
         """
 
-    def add_scalar(self, name: str, value: int | float | Any, step: int = 0, **kwargs: Any) -> None:
+    def add_scalar(self, name: str, value: int | float | Any, step: int = 0, **kwargs: Any) -> None:  # noqa: B027 - optional
         """Record one scalar.
 
         Args:
@@ -120,7 +120,7 @@ class BaseVisBackend(metaclass=ABCMeta):
             **kwargs: Backend-specific options.
         """
 
-    def add_scalars(
+    def add_scalars(  # noqa: B027 - optional
         self,
         scalar_dict: dict,
         step: int = 0,
@@ -136,13 +136,13 @@ class BaseVisBackend(metaclass=ABCMeta):
             **kwargs: Backend-specific options.
         """
 
-    def after_batch(self) -> None:
+    def after_batch(self) -> None:  # noqa: B027 - optional
         """Called by the visualizer's writer after each batch it took from the queue."""
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # noqa: B027 - optional
         """Make everything sent so far durable (written to disk, or handed to the tracker)."""
 
-    def close(self, exit_code: int = 0) -> None:
+    def close(self, exit_code: int = 0) -> None:  # noqa: B027 - optional
         """Finish the run and release the tracker.
 
         Args:
@@ -153,7 +153,7 @@ class BaseVisBackend(metaclass=ABCMeta):
         """What a resumed process needs to continue the same tracked run (plain values)."""
         return {}
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict) -> None:  # noqa: B027 - optional
         """Continue the run described by ``state`` (call before the first ``add_*``).
 
         Args:

@@ -134,7 +134,9 @@ class ImageDrawer:
         """Draw points at ``positions`` (N x 2, x then y)."""
         self._require_image()
         points = np.asarray(tensor2ndarray(positions)).reshape(-1, 2)
-        self._ax.scatter(points[:, 0], points[:, 1], c=color_val_matplotlib(colors), s=sizes, marker=marker)
+        self._ax.scatter(
+            points[:, 0], points[:, 1], c=color_val_matplotlib(colors), s=sizes, marker=marker
+        )
         return self
 
     def draw_texts(
@@ -160,7 +162,11 @@ class ImageDrawer:
         halign = value2list(horizontal_alignments, str, count)
         families = value2list(font_families, str, count)
         boxes = value2list(bboxes, (dict, type(None)), count)
-        props = value2list(font_properties, object, count) if font_properties is not None else [None] * count
+        props = (
+            value2list(font_properties, object, count)
+            if font_properties is not None
+            else [None] * count
+        )
         for i, text in enumerate(texts):
             self._ax.text(
                 points[i][0], points[i][1], text, size=sizes[i] or max(8, self.height // 40),
@@ -185,7 +191,12 @@ class ImageDrawer:
         ys = np.asarray(tensor2ndarray(y_datas)).reshape(-1, 2)
         segments = np.stack([xs, ys], axis=-1)
         self._ax.add_collection(
-            LineCollection(segments, colors=color_val_matplotlib(colors), linestyles=line_styles, linewidths=line_widths)
+            LineCollection(
+                segments,
+                colors=color_val_matplotlib(colors),
+                linestyles=line_styles,
+                linewidths=line_widths,
+            )
         )
         return self
 
@@ -207,7 +218,9 @@ class ImageDrawer:
         centers = np.asarray(tensor2ndarray(center)).reshape(-1, 2)
         radii = np.asarray(tensor2ndarray(radius)).reshape(-1)
         patches = [Circle((float(c[0]), float(c[1])), float(r)) for c, r in zip(centers, radii)]
-        self._add_patches(PatchCollection, patches, edge_colors, line_styles, line_widths, face_colors, alpha)
+        self._add_patches(
+            PatchCollection, patches, edge_colors, line_styles, line_widths, face_colors, alpha
+        )
         return self
 
     def draw_bboxes(
@@ -222,11 +235,13 @@ class ImageDrawer:
         """Draw boxes given as N x 4 ``(x1, y1, x2, y2)``."""
         boxes = np.asarray(tensor2ndarray(bboxes), dtype=float).reshape(-1, 4)
         if ((boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])).any():
-            raise ValueError("draw_bboxes: each box must be (x1, y1, x2, y2) with x1 <= x2, y1 <= y2")
-        polygons = [
-            np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]]) for x1, y1, x2, y2 in boxes
-        ]
-        return self.draw_polygons(polygons, edge_colors, line_styles, line_widths, face_colors, alpha)
+            raise ValueError(
+                "draw_bboxes: each box must be (x1, y1, x2, y2) with x1 <= x2, y1 <= y2"
+            )
+        polygons = [np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]]) for x1, y1, x2, y2 in boxes]
+        return self.draw_polygons(
+            polygons, edge_colors, line_styles, line_widths, face_colors, alpha
+        )
 
     def draw_polygons(
         self,
@@ -244,7 +259,9 @@ class ImageDrawer:
         if isinstance(polygons, np.ndarray) or hasattr(polygons, "detach"):
             polygons = [polygons]
         verts = [np.asarray(tensor2ndarray(p), dtype=float).reshape(-1, 2) for p in polygons]
-        self._add_patches(PolyCollection, verts, edge_colors, line_styles, line_widths, face_colors, alpha)
+        self._add_patches(
+            PolyCollection, verts, edge_colors, line_styles, line_widths, face_colors, alpha
+        )
         return self
 
     def _add_patches(
@@ -256,14 +273,18 @@ class ImageDrawer:
         )  # fmt: skip
         self._ax.add_collection(collection)
 
-    def draw_binary_masks(self, binary_masks: Any, colors: Any = "g", alphas: Any = 0.8) -> ImageDrawer:
+    def draw_binary_masks(
+        self, binary_masks: Any, colors: Any = "g", alphas: Any = 0.8
+    ) -> ImageDrawer:
         """Blend boolean masks (N x H x W, or H x W) over the image in ``colors``."""
         self._require_image()
         masks = np.asarray(tensor2ndarray(binary_masks)).astype(bool)
         if masks.ndim == 2:
             masks = masks[None]
         if masks.shape[1:] != (self.height, self.width):
-            raise ValueError(f"draw_binary_masks: masks of shape {masks.shape[1:]} on an image of {(self.height, self.width)}")
+            raise ValueError(
+                f"draw_binary_masks: masks of shape {masks.shape[1:]} on an image of {(self.height, self.width)}"
+            )
         count = len(masks)
         colors_ = value2list(colors, (str, tuple), count)
         alphas_ = value2list(alphas, (int, float), count)
@@ -298,14 +319,18 @@ class ImageDrawer:
             overlaid_image = to_image(tensor2ndarray(overlaid_image))
             resize_shape = overlaid_image.shape[:2]
         if resize_shape is not None:
-            feat = torch.nn.functional.interpolate(feat[None], tuple(resize_shape), mode="bilinear", align_corners=False)[0]
+            feat = torch.nn.functional.interpolate(
+                feat[None], tuple(resize_shape), mode="bilinear", align_corners=False
+            )[0]
         if channel_reduction == "squeeze_mean":
             return _heatmap(feat.mean(0), overlaid_image, alpha)
         if channel_reduction == "select_max":
             index = feat.mean(dim=(1, 2)).argmax()
             return _heatmap(feat[index], overlaid_image, alpha)
         if channel_reduction is not None:
-            raise ValueError(f"draw_featmap: channel_reduction must be 'squeeze_mean', 'select_max' or None, got {channel_reduction!r}")
+            raise ValueError(
+                f"draw_featmap: channel_reduction must be 'squeeze_mean', 'select_max' or None, got {channel_reduction!r}"
+            )
         rows, cols = arrangement
         count = min(topk, feat.shape[0], rows * cols)
         indices = feat.mean(dim=(1, 2)).topk(count).indices
@@ -317,7 +342,14 @@ class ImageDrawer:
             grid[r * height : (r + 1) * height, c * width : (c + 1) * width] = tile
         return grid
 
-    def show(self, drawn_img: Any = None, win_name: str = "image", wait_time: float = 0, continue_key: str = " ", backend: str = "matplotlib") -> None:
+    def show(
+        self,
+        drawn_img: Any = None,
+        win_name: str = "image",
+        wait_time: float = 0,
+        continue_key: str = " ",
+        backend: str = "matplotlib",
+    ) -> None:
         """Show the drawn image in a matplotlib window."""
         import matplotlib.pyplot as plt
 

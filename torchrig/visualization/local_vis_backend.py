@@ -39,7 +39,9 @@ class LocalVisBackend(BaseVisBackend):
         scalar_save_file: str = "scalars.json",
     ) -> None:
         if not scalar_save_file.endswith(".json"):
-            raise ValueError(f"LocalVisBackend: scalar_save_file must end with .json, got {scalar_save_file!r}")
+            raise ValueError(
+                f"LocalVisBackend: scalar_save_file must end with .json, got {scalar_save_file!r}"
+            )
         super().__init__(save_dir)
         self._img_save_dir = self._img_dir_name = img_save_dir
         self._config_save_file = self._config_name = config_save_file
@@ -106,7 +108,9 @@ class LocalVisBackend(BaseVisBackend):
         record.setdefault("step", step)
         if file_path is not None:
             if not file_path.endswith(".json"):
-                raise ValueError(f"LocalVisBackend: file_path must end with .json, got {file_path!r}")
+                raise ValueError(
+                    f"LocalVisBackend: file_path must end with .json, got {file_path!r}"
+                )
             extra = osp.join(self._save_dir, file_path)
             if osp.abspath(extra) != osp.abspath(self._scalar_save_file):
                 self._append(extra, record)

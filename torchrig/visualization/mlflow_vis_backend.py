@@ -132,7 +132,9 @@ class MLflowVisBackend(BaseVisBackend):
         flat = flatten_dict(config_to_dict(config))
         if self._tracked_config_keys is not None:
             keys = self._tracked_config_keys
-            flat = {k: v for k, v in flat.items() if any(k == t or k.startswith(t + ".") for t in keys)}
+            flat = {
+                k: v for k, v in flat.items() if any(k == t or k.startswith(t + ".") for t in keys)
+            }
         self._log_params(flat)
         self._client.log_text(self._run_id, config_to_text(config), "config.py")
         env = kwargs.get("env")

@@ -58,7 +58,9 @@ class TensorboardVisBackend(BaseVisBackend):
         self._writer.add_text("config", _as_markdown(config_to_text(config)))
         env = kwargs.get("env")
         if env:
-            self._writer.add_text("environment", _as_markdown(json.dumps(env, indent=2, default=str)))
+            self._writer.add_text(
+                "environment", _as_markdown(json.dumps(env, indent=2, default=str))
+            )
 
     @force_init_env
     def add_graph(self, model: Any, data_batch: Any, **kwargs: Any) -> None:
@@ -81,7 +83,9 @@ class TensorboardVisBackend(BaseVisBackend):
             self._step = max(self._step, int(step))
         elif name not in self._warned:
             self._warned.add(name)
-            report(f"TensorboardVisBackend: {name!r} is not a number ({type(value).__name__}); skipped")
+            report(
+                f"TensorboardVisBackend: {name!r} is not a number ({type(value).__name__}); skipped"
+            )
 
     @force_init_env
     def add_scalars(

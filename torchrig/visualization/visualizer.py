@@ -17,6 +17,7 @@ from torchrig.visualization.drawing import ImageDrawer
 
 __all__ = ["Visualizer"]
 
+
 def _rank() -> int:
     # A process that has not imported torch has no process group: rank 0, without paying
     # for the torch import here.
@@ -68,14 +69,16 @@ class Visualizer(ManagerMixin, ImageDrawer):
         self._dataset_meta: dict | None = None
         self._save_dir = save_dir
         self._vis_backends: dict[str, BaseVisBackend] = self._build_backends(vis_backends, save_dir)
-        self._workers = {name: BackendWorker(name, b) for name, b in self._vis_backends.items()}
+        self._workers = {
+            name: BackendWorker(name, backend)
+            for name, backend in self._vis_backends.items()
+            if not isinstance(backend, NullVisBackend)
+        }
         if image is not None:
             self.set_image(image)
 
     @staticmethod
-    def _build_backends(
-        vis_backends: Any, save_dir: str | None
-    ) -> dict[str, BaseVisBackend]:
+    def _build_backends(vis_backends: Any, save_dir: str | None) -> dict[str, BaseVisBackend]:
         if vis_backends is None:
             return {}
         if isinstance(vis_backends, (dict, BaseVisBackend)):
@@ -172,7 +175,9 @@ class Visualizer(ManagerMixin, ImageDrawer):
             **kwargs: Passed to the backends.
         """
         if self._workers:
-            self._send("add_scalars", snapshot(scalar_dict), step=step, file_path=file_path, **kwargs)
+            self._send(
+                "add_scalars", snapshot(scalar_dict), step=step, file_path=file_path, **kwargs
+            )
 
     def add_datasample(
         self,
@@ -212,7 +217,14 @@ class Visualizer(ManagerMixin, ImageDrawer):
 
     def state_dict(self) -> dict:
         """Each backend's run id and bookkeeping, to store in a checkpoint (plain values)."""
-        return {"backends": {name: b.state_dict() for name, b in self._vis_backends.items()}}
+        states = {}
+        for name, backend in self._vis_backends.items():
+            try:
+                states[name] = backend.state_dict()
+            except Exception as err:  # noqa: BLE001 - a checkpoint must not fail for a tracker
+                report(f"Visualizer: state_dict of backend {name!r} failed ({err!r}); not saved")
+                states[name] = {}
+        return {"backends": states}
 
     def load_state_dict(self, state: dict) -> None:
         """Continue the tracked runs of ``state`` (call before the first ``add_*``).

@@ -31,7 +31,9 @@ class ToyRegressor(BaseModel):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
 
-    def forward(self, inputs: Any, targets: Any = None, index: Any = None, mode: str = "tensor") -> Any:
+    def forward(
+        self, inputs: Any, targets: Any = None, index: Any = None, mode: str = "tensor"
+    ) -> Any:
         outputs = self.net(inputs).sum(dim=-1)  # not a view (FSDP warns about views)
         if mode == "loss":
             return dict(loss=((outputs.float() - targets) ** 2).mean())
@@ -91,7 +93,8 @@ def loader(size: int, batch_size: int, shuffle: bool) -> dict[str, Any]:
 
 
 def runner_kwargs(work_dir: str, launcher: str, batch_size: int, max_iters: int) -> dict[str, Any]:
-    """Runner arguments for ``max_iters`` SGD iterations without validation or checkpoints.
+    """Runner arguments for ``max_iters`` SGD iterations (an update every 2) without
+    validation or checkpoints.
 
     The model is built here under a fixed seed, so every process starts from the same weights.
     """
@@ -101,7 +104,12 @@ def runner_kwargs(work_dir: str, launcher: str, batch_size: int, max_iters: int)
         work_dir=work_dir,
         train_dataloader=loader(16, batch_size, shuffle=True),
         train_cfg=dict(by_epoch=False, max_iters=max_iters, val_interval=10_000),
-        optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.05, momentum=0.9)),
+        # Clipping and accumulation: their distributed paths (no_sync, DTensor norms) run too.
+        optim_wrapper=dict(
+            optimizer=dict(type="SGD", lr=0.05, momentum=0.9),
+            clip_grad=dict(max_norm=1.0),
+            accumulative_counts=2,
+        ),
         launcher=launcher,
         env_cfg=dict(dist_cfg=dict(backend="gloo", timeout=60)),
         randomness=dict(seed=7),
@@ -119,7 +127,9 @@ class RecordMetrics(Hook):
         self.metrics = dict(metrics or {})
 
 
-def train_val_kwargs(work_dir: str, launcher: str, batch_size: int, max_iters: int) -> dict[str, Any]:
+def train_val_kwargs(
+    work_dir: str, launcher: str, batch_size: int, max_iters: int
+) -> dict[str, Any]:
     """:func:`runner_kwargs` plus one validation at the end, over 13 samples in batches of 2
     per process (so the last batch is uneven), recorded by a :class:`RecordMetrics` hook."""
     kwargs = runner_kwargs(work_dir, launcher, batch_size, max_iters)

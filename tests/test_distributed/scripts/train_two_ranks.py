@@ -7,7 +7,8 @@ under ``OUT`` (argv[1]) for the test to compare with one process:
   checkpoint hook, then validation with a metric over an uneven dataset.
 - ``collect``: ``collect_results`` through a directory and through object collectives.
 - ``fsdp``: FSDP training through the Runner (saves checkpoints), then a second Runner that
-  resumes from the middle checkpoint and trains to the end.
+  resumes from the iteration-4 checkpoint and trains to the end.
+- ``fsdp_sharded``: the same with ``state_dict_type='sharded'`` checkpoints.
 - ``fsdp_wrapper``: the FSDP wrapper alone: mixed precision, sharded checkpoint round trip.
 """
 
@@ -45,7 +46,7 @@ def ddp(out: Path) -> None:
     kwargs = train_val_kwargs(str(out / "ddp"), "pytorch", BATCH, ITERS)
     kwargs.update(
         default_hooks=dict(
-            checkpoint=dict(type="CheckpointHook", interval=3, by_epoch=False),
+            checkpoint=dict(type="CheckpointHook", interval=2, by_epoch=False),
             logger=dict(type="LoggerHook", interval=1),
         ),
         visualizer=dict(
@@ -76,32 +77,43 @@ def collect(out: Path) -> None:
         (out / "collect.json").write_text(json.dumps(dict(cpu=by_dir, gpu=by_objects)))
 
 
-def fsdp(out: Path) -> None:
-    wrapper_cfg = dict(type="MMFullyShardedDataParallel", auto_wrap_policy=["Linear"])
-    kwargs = runner_kwargs(str(out / "fsdp"), "pytorch", BATCH, ITERS)
+def _fsdp_runs(out: Path, name: str, wrapper_cfg: dict) -> None:
+    """Train 6 iterations (checkpoints every 2), then resume from iteration 4 in a new Runner."""
+    kwargs = runner_kwargs(str(out / name), "pytorch", BATCH, ITERS)
     kwargs.update(
-        default_hooks=dict(checkpoint=dict(type="CheckpointHook", interval=3, by_epoch=False)),
+        default_hooks=dict(checkpoint=dict(type="CheckpointHook", interval=2, by_epoch=False)),
         cfg=dict(model_wrapper_cfg=wrapper_cfg),
-        experiment_name="fsdp",
+        experiment_name=name,
     )
     runner = Runner(**kwargs)
     assert isinstance(runner.model, MMFullyShardedDataParallel), type(runner.model)
     runner.train()
-    _save_weights(runner, out / "fsdp_final.pth")
+    _save_weights(runner, out / f"{name}_final.pth")
     runner.visualizer.close()
 
-    resumed = runner_kwargs(str(out / "fsdp_resumed"), "pytorch", BATCH, ITERS)
+    resumed = runner_kwargs(str(out / f"{name}_resumed"), "pytorch", BATCH, ITERS)
     resumed.update(
         default_hooks=dict(checkpoint=None),
         cfg=dict(model_wrapper_cfg=wrapper_cfg),
-        load_from=str(out / "fsdp" / "iter_3.pth"),
+        load_from=str(out / name / "iter_4.pth"),
         resume=True,
-        experiment_name="fsdp_resumed",
+        experiment_name=f"{name}_resumed",
     )
     runner = Runner(**resumed)
     runner.train()
-    _save_weights(runner, out / "fsdp_resumed.pth")
+    _save_weights(runner, out / f"{name}_resumed.pth")
     runner.visualizer.close()
+
+
+def fsdp(out: Path) -> None:
+    _fsdp_runs(out, "fsdp", dict(type="MMFullyShardedDataParallel", auto_wrap_policy=["Linear"]))
+
+
+def fsdp_sharded(out: Path) -> None:
+    wrapper_cfg = dict(
+        type="MMFullyShardedDataParallel", auto_wrap_policy=["Linear"], state_dict_type="sharded"
+    )
+    _fsdp_runs(out, "fsdp_sharded", wrapper_cfg)
 
 
 def fsdp_wrapper(out: Path) -> None:
@@ -120,7 +132,9 @@ def fsdp_wrapper(out: Path) -> None:
     report = dict(
         output_dtype=str(outputs.dtype),
         param_dtype=str(next(model.parameters()).dtype),
-        wrapped=sorted(n for n, m in model.module.named_modules() if type(m).__name__.startswith("FSDP")),
+        wrapped=sorted(
+            n for n, m in model.module.named_modules() if type(m).__name__.startswith("FSDP")
+        ),
     )
     sharded_dir = str(out / "sharded_ckpt")
     model.save_sharded_checkpoint(sharded_dir, optimizer)
@@ -133,9 +147,13 @@ def fsdp_wrapper(out: Path) -> None:
     full_after = model.state_dict()
     optim_after = model.optim_state_dict(optimizer)
     if dist.is_main_process():
-        report["sharded_roundtrip"] = all(torch.equal(full_before[k], full_after[k]) for k in full_before)
+        report["sharded_roundtrip"] = all(
+            torch.equal(full_before[k], full_after[k]) for k in full_before
+        )
         report["optim_roundtrip"] = all(
-            torch.equal(optim_before["state"][name]["exp_avg"], optim_after["state"][name]["exp_avg"])
+            torch.equal(
+                optim_before["state"][name]["exp_avg"], optim_after["state"][name]["exp_avg"]
+            )
             for name in optim_before["state"]
         )
         torch.save(full_before, out / "sharded_expected.pth")

@@ -1,0 +1,325 @@
+"""The engine against a raw PyTorch loop doing the same work (issue 4's speed targets).
+
+Measured in one run, the two sides interleaved round by round so that drifts of the
+machine hit both alike:
+
+- tiny model (MLP 64-128-10 on scikit-learn's digits, batch 32, ~2000 iterations, a log
+  line every 50): time per iteration, target <= 1.10x;
+- small compute-bound CNN (3x32x32 random images, batch 64): time per iteration,
+  target <= 1.02x;
+- time to the end of the first iteration of a fresh process, target <= 1.15x;
+- ``import torchrig.runner`` after ``import torch``, target <= 0.2 s;
+- checkpoint save (atomic, fsynced) against a bare ``torch.save`` of the same state,
+  target <= 1.5x;
+- peak RSS of the tiny run, target <= +30 MB.
+
+Run: ``python benchmarks/bench_engine.py`` (``--rounds N``, ``--quick``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # run from a checkout
+sys.path.insert(0, str(HERE))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from _raw_loop import CNN, MLP, Digits, RandomImages, raw_train  # noqa: E402
+from torch import nn  # noqa: E402
+
+TINY = dict(make_net=MLP, make_data=Digits, batch_size=32, max_epochs=45)  # 45 x 45 iterations
+SMALL_CNN = dict(make_net=CNN, make_data=RandomImages, batch_size=64, max_epochs=4)
+
+
+def _engine_model(net: nn.Module) -> nn.Module:
+    from torchrig.model import BaseModel
+
+    class Classifier(BaseModel):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, inputs: torch.Tensor, data_samples: Any = None, mode: str = "tensor"):
+            logits = self.net(inputs)
+            if mode == "loss":
+                return dict(loss=F.cross_entropy(logits, data_samples))
+            return logits
+
+    return Classifier()
+
+
+def engine_train(
+    net: nn.Module,
+    dataset: Any,
+    batch_size: int,
+    max_epochs: int,
+    marks: dict[str, Any],
+    work_dir: str,
+    first_iter_only: bool = False,
+) -> Any:
+    """The raw loop's work through a Runner (default hooks, logging every 50 iterations)."""
+    from torchrig.hooks import Hook
+    from torchrig.runner import Runner
+
+    class Marks(Hook):
+        def before_train_epoch(self, runner) -> None:
+            marks[f"epoch_{runner.epoch}"] = time.perf_counter()
+
+        def after_train(self, runner) -> None:
+            marks["end"] = time.perf_counter()
+
+    class FirstIter(Hook):
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+            if "first_iter" not in marks:
+                marks["first_iter"] = time.perf_counter()
+                runner.train_loop.stop_training = True
+
+    runner = Runner(
+        model=_engine_model(net),
+        work_dir=work_dir,
+        train_dataloader=dict(
+            dataset=dataset,
+            sampler=dict(type="DefaultSampler", shuffle=True, seed=0),
+            batch_size=batch_size,
+            collate_fn=dict(type="default_collate"),
+        ),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.05, momentum=0.9)),
+        default_hooks=dict(logger=dict(type="LoggerHook", interval=50), checkpoint=None),
+        custom_hooks=[FirstIter() if first_iter_only else Marks()],
+        randomness=dict(seed=0),
+    )
+    runner.train()
+    return runner
+
+
+def _per_iteration(marks: dict[str, Any], iterations_after_first_epoch: int) -> float:
+    return (marks["end"] - marks["epoch_1"]) / iterations_after_first_epoch
+
+
+def compare_loops(setup: dict[str, Any], rounds: int) -> tuple[float, float]:
+    """Median seconds per iteration (after the first epoch) of the raw loop and the engine."""
+    dataset = setup["make_data"]()
+    per_epoch = -(-len(dataset) // setup["batch_size"])
+    counted = per_epoch * (setup["max_epochs"] - 1)
+    raw, engine = [], []
+    for index in range(rounds):
+        for side in ("raw", "engine") if index % 2 == 0 else ("engine", "raw"):
+            torch.manual_seed(0)
+            marks: dict[str, Any] = {}
+            if side == "raw":
+                raw_train(
+                    setup["make_net"](), dataset, setup["batch_size"], setup["max_epochs"], marks
+                )
+                raw.append(_per_iteration(marks, counted))
+            else:
+                with tempfile.TemporaryDirectory() as work_dir:
+                    runner = engine_train(
+                        setup["make_net"](),
+                        dataset,
+                        setup["batch_size"],
+                        setup["max_epochs"],
+                        marks,
+                        work_dir,
+                    )
+                    runner.visualizer.close()
+                engine.append(_per_iteration(marks, counted))
+    return statistics.median(raw), statistics.median(engine)
+
+
+def _child(kind: str) -> None:
+    """Entry of the subprocess measurements: prints one JSON line."""
+    marks: dict[str, Any] = {}
+    setup = TINY
+    if kind.startswith("first"):
+        dataset, net = setup["make_data"](), setup["make_net"]()
+        if kind == "first-raw":
+            raw_train(net, dataset, setup["batch_size"], 1, marks)
+        else:
+            with tempfile.TemporaryDirectory() as work_dir:
+                engine_train(net, dataset, setup["batch_size"], 1, marks, work_dir, True)
+        print(json.dumps({"first_iter": time.time() - (time.perf_counter() - marks["first_iter"])}))
+        os._exit(0)  # no teardown in the measurement
+    if kind.startswith("rss"):
+        dataset, net = setup["make_data"](), setup["make_net"]()
+        if kind == "rss-raw":
+            raw_train(net, dataset, setup["batch_size"], setup["max_epochs"], marks)
+        else:
+            with tempfile.TemporaryDirectory() as work_dir:
+                engine_train(
+                    net, dataset, setup["batch_size"], setup["max_epochs"], marks, work_dir
+                ).visualizer.close()
+        print(json.dumps({"rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+        return
+    raise SystemExit(f"unknown child {kind}")
+
+
+def _run_child(kind: str) -> tuple[float, dict]:
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+    start = time.time()
+    output = subprocess.run(
+        [sys.executable, str(Path(__file__)), "--child", kind],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return start, json.loads(output.strip().splitlines()[-1])
+
+
+def first_iteration(rounds: int) -> tuple[float, float]:
+    raw, engine = [], []
+    for index in range(rounds):
+        for side in ("raw", "engine") if index % 2 == 0 else ("engine", "raw"):
+            start, result = _run_child(f"first-{side}")
+            (raw if side == "raw" else engine).append(result["first_iter"] - start)
+    return statistics.median(raw), statistics.median(engine)
+
+
+def peak_rss(rounds: int) -> tuple[float, float]:
+    raw, engine = [], []
+    for index in range(rounds):
+        for side in ("raw", "engine") if index % 2 == 0 else ("engine", "raw"):
+            _, result = _run_child(f"rss-{side}")
+            (raw if side == "raw" else engine).append(result["rss_kb"] / 1024)
+    return statistics.median(raw), statistics.median(engine)
+
+
+def import_time(rounds: int) -> float:
+    code = (
+        "import time; start = time.perf_counter(); import torch; middle = time.perf_counter(); "
+        "import torchrig.runner; print(time.perf_counter() - middle)"
+    )
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+    times = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(rounds)
+    ]
+    return statistics.median(times)
+
+
+def checkpoint_save(rounds: int) -> tuple[float, float, float]:
+    """Median seconds: bare torch.save, atomic save_checkpoint, Runner.save_checkpoint."""
+    from torchrig.runner._state import build_checkpoint
+    from torchrig.runner.checkpoint import save_checkpoint
+
+    setup = dict(SMALL_CNN, max_epochs=1)
+    marks: dict[str, Any] = {}
+    bare, atomic, full = [], [], []
+    with tempfile.TemporaryDirectory() as work_dir:
+        runner = engine_train(setup["make_net"](), setup["make_data"](128), 64, 1, marks, work_dir)
+        state = build_checkpoint(runner, None, True, True, True)
+        for index in range(rounds):
+            order = ("bare", "atomic", "full") if index % 2 == 0 else ("full", "atomic", "bare")
+            for side in order:
+                start = time.perf_counter()
+                if side == "bare":
+                    torch.save(state, os.path.join(work_dir, "bare.pth"))
+                    bare.append(time.perf_counter() - start)
+                elif side == "atomic":
+                    save_checkpoint(state, os.path.join(work_dir, "atomic.pth"))
+                    atomic.append(time.perf_counter() - start)
+                else:
+                    runner.save_checkpoint(work_dir, "full.pth")
+                    full.append(time.perf_counter() - start)
+        size = os.path.getsize(os.path.join(work_dir, "bare.pth"))
+        runner.visualizer.close()
+    print(f"  checkpoint size: {size / 1e6:.1f} MB")
+    return statistics.median(bare), statistics.median(atomic), statistics.median(full)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per measure")
+    parser.add_argument("--quick", action="store_true", help="fewer epochs (a smoke run)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child)
+        return
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    if args.quick:
+        TINY["max_epochs"], SMALL_CNN["max_epochs"] = 5, 2
+    rows: list[tuple[str, str, str, str]] = []
+
+    def row(name: str, raw: str, engine: str, ratio: float | str, target: str) -> None:
+        ratio_text = f"{ratio:.3f}x" if isinstance(ratio, float) else ratio
+        rows.append((name, raw, engine, f"{ratio_text} (target {target})"))
+        print(f"  {name}: raw {raw}, torchrig {engine}, {ratio_text}", flush=True)
+
+    raw, engine = compare_loops(TINY, args.rounds)
+    row(
+        "tiny MLP, per iteration",
+        f"{raw * 1e6:.0f} us",
+        f"{engine * 1e6:.0f} us",
+        engine / raw,
+        "<= 1.10x",
+    )
+    raw, engine = compare_loops(SMALL_CNN, args.rounds)
+    row(
+        "small CNN, per iteration",
+        f"{raw * 1e3:.2f} ms",
+        f"{engine * 1e3:.2f} ms",
+        engine / raw,
+        "<= 1.02x",
+    )
+    raw, engine = first_iteration(args.rounds)
+    row("time to first iteration", f"{raw:.2f} s", f"{engine:.2f} s", engine / raw, "<= 1.15x")
+    seconds = import_time(args.rounds)
+    row(
+        "import torchrig.runner after torch",
+        "-",
+        f"{seconds:.3f} s",
+        f"+{seconds:.3f} s",
+        "<= 0.2 s",
+    )
+    bare, atomic, full = checkpoint_save(max(args.rounds, 5))
+    row(
+        "checkpoint save (atomic, fsync)",
+        f"{bare * 1e3:.1f} ms",
+        f"{atomic * 1e3:.1f} ms",
+        atomic / bare,
+        "<= 1.5x",
+    )
+    row(
+        "Runner.save_checkpoint (collect+flush+save)",
+        f"{bare * 1e3:.1f} ms",
+        f"{full * 1e3:.1f} ms",
+        full / bare,
+        "info",
+    )
+    raw, engine = peak_rss(max(1, args.rounds - 1))
+    row(
+        "peak RSS, tiny run",
+        f"{raw:.0f} MB",
+        f"{engine:.0f} MB",
+        f"+{engine - raw:.1f} MB",
+        "<= +30 MB",
+    )
+
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{'measure':<{width}}  {'raw':>10}  {'torchrig':>10}  ratio")
+    for name, raw_text, engine_text, ratio_text in rows:
+        print(f"{name:<{width}}  {raw_text:>10}  {engine_text:>10}  {ratio_text}")
+
+
+if __name__ == "__main__":
+    main()
