@@ -30,7 +30,9 @@ train_cfg = dict(by_epoch=True, max_epochs=5)
 
 model = DigitsGAN(noise_size=16, hidden=128)
 opt_wrapper_dict = OptimWrapperDict(
-    generator=OptimWrapper(torch.optim.Adam(model.generator.parameters(), lr=2e-3, betas=(0.5, 0.999))),
+    generator=OptimWrapper(
+        torch.optim.Adam(model.generator.parameters(), lr=2e-3, betas=(0.5, 0.999))
+    ),
     discriminator=OptimWrapper(
         torch.optim.Adam(model.discriminator.parameters(), lr=2e-3, betas=(0.5, 0.999))
     ),

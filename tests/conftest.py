@@ -33,9 +33,7 @@ def _no_leaked_env():
     before = dict(os.environ)
     yield
     after = dict(os.environ)
-    leaked = sorted(
-        key for key in _WATCHED_ENV if before.get(key) != after.get(key)
-    )
+    leaked = sorted(key for key in _WATCHED_ENV if before.get(key) != after.get(key))
     os.environ.clear()
     os.environ.update(before)
     if leaked:

@@ -35,7 +35,5 @@ param_scheduler = [
 
 default_hooks = dict(
     logger=dict(type="LoggerHook", interval=15),
-    checkpoint=dict(
-        type="CheckpointHook", interval=5, max_keep_ckpts=2, save_best="accuracy/top1"
-    ),
+    checkpoint=dict(type="CheckpointHook", interval=5, max_keep_ckpts=2, save_best="accuracy/top1"),
 )

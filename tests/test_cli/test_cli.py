@@ -43,7 +43,10 @@ def test_config_prints_resolved_config_with_seed_style_assignment():
 
 def test_config_applies_cfg_options():
     result = run_cli(
-        "config", str(CONFIGS / "digits" / "digits_mlp.py"), "--cfg-options", "train_cfg.max_epochs=3"
+        "config",
+        str(CONFIGS / "digits" / "digits_mlp.py"),
+        "--cfg-options",
+        "train_cfg.max_epochs=3",
     )
     assert result.returncode == 0, result.stderr
     namespace: dict = {}
@@ -69,8 +72,9 @@ def test_bad_arguments_give_one_line_and_exit_2(args, expected):
 def test_unknown_type_names_registry_and_close_match(tmp_path):
     config = tmp_path / "bad.py"
     config.write_text(
-        "_base_ = ['{}']\n"
-        "model = dict(type='DigitsClassifer')\n".format(CONFIGS / "digits" / "digits_mlp.py")
+        "_base_ = ['{}']\nmodel = dict(type='DigitsClassifer')\n".format(
+            CONFIGS / "digits" / "digits_mlp.py"
+        )
     )
     result = run_cli("train", str(config), "--work-dir", str(tmp_path / "work"))
     assert result.returncode == 2
@@ -98,7 +102,9 @@ def test_main_job_shortened_trains_tracks_and_plots(tmp_path):
     assert list(work_dir.glob("*/*.log"))
     runs = list(work_dir.rglob("offline-run-*"))
     assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
-    scalars = [json.loads(line) for p in work_dir.glob("*/vis_data/scalars.json") for line in p.open()]
+    scalars = [
+        json.loads(line) for p in work_dir.glob("*/vis_data/scalars.json") for line in p.open()
+    ]
     val = [r for r in scalars if "accuracy/top1" in r]
     assert [r["step"] for r in val] == [90, 180]  # 45 iterations an epoch, val every 2 epochs
     assert val[-1]["accuracy/top1"] > 85.0
@@ -115,3 +121,35 @@ def test_main_job_shortened_trains_tracks_and_plots(tmp_path):
     blue = np.all(np.abs(image[..., :3] - np.array([0x1F, 0x77, 0xB4]) / 255) < 0.08, axis=-1)
     half = image.shape[0] // 2
     assert blue[:half].sum() > 50 and blue[half:].sum() > 20
+
+
+def test_gan_config_trains_both_wrappers_and_logs_generated_digits(tmp_path):
+    work_dir = tmp_path / "gan"
+    result = run_cli(
+        "train",
+        str(CONFIGS / "digits" / "digits_gan.py"),
+        "--work-dir",
+        str(work_dir),
+        "--cfg-options",
+        "train_cfg.max_epochs=2",
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    import torch
+
+    first = torch.load(work_dir / "epoch_1.pth", weights_only=True)
+    last = torch.load(work_dir / "epoch_2.pth", weights_only=True)
+    for prefix in ("generator.", "discriminator."):
+        keys = [k for k in last["state_dict"] if k.startswith(prefix)]
+        assert keys and any(
+            not torch.equal(first["state_dict"][k], last["state_dict"][k]) for k in keys
+        ), f"{prefix} weights did not change between epochs"
+    scalars = [
+        json.loads(line) for p in work_dir.glob("*/vis_data/scalars.json") for line in p.open()
+    ]
+    assert all("generator.lr" in r and "discriminator.lr" in r for r in scalars if "loss_gen" in r)
+    images = sorted(work_dir.glob("*/vis_data/vis_image/generated_digits_*.png"))
+    assert [p.stem for p in images] == ["generated_digits_29", "generated_digits_58"]
+    import matplotlib.image
+
+    grid = matplotlib.image.imread(images[-1])
+    assert grid.shape[:2] == (148, 148) and grid.max() > 0.5  # 4x4 digits of 8x8 pixels, x4

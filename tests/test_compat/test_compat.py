@@ -63,7 +63,10 @@ def test_alias_runs_an_unedited_mmengine_script(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     result = subprocess.run(
         [sys.executable, "-m", "torchrig.compat", str(script)],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "ALIAS OK 3" in result.stdout

@@ -69,7 +69,7 @@ def test_registered_and_bad_state_dict_type():
         MMFullyShardedDataParallel(nn.Linear(2, 2), state_dict_type="local")
 
 
-def test_steps_and_full_state_dicts_in_one_process(world_of_one):
+def test_steps_and_full_state_dicts_in_one_process(world_of_one, tmp_path):
     from torchrig.optim import OptimWrapper
 
     toy = _toy()
@@ -83,6 +83,10 @@ def test_steps_and_full_state_dicts_in_one_process(world_of_one):
     assert sorted(full) == sorted(plain.state_dict())
     assert all(not hasattr(value, "device_mesh") for value in full.values())
     torch.testing.assert_close(full, plain.state_dict())
+    partial = {key: value for key, value in full.items() if key != "net.2.bias"}
+    assert model.load_state_dict(partial, strict=False).missing_keys == ["net.2.bias"]
+    with pytest.raises(RuntimeError, match="missing key.*net.2.bias"):
+        model.load_state_dict(partial)
 
     optim_wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
     plain_optim = torch.optim.SGD(plain.parameters(), lr=0.1, momentum=0.9)
@@ -105,5 +109,11 @@ def test_steps_and_full_state_dicts_in_one_process(world_of_one):
     again = model.optim_state_dict(optim_wrapper)
     torch.testing.assert_close(again["state"]["net.0.weight"]["momentum_buffer"], momentum)
 
-    with model.no_sync():  # accumulation steps skip the gradient reduction
-        pass
+    # A sharded checkpoint's weights load without its optimizer state (load_from).
+    model.save_sharded_checkpoint(str(tmp_path / "shards"), optim_wrapper)
+    saved = model.state_dict()
+    with torch.no_grad():
+        for param in model.parameters():
+            param.zero_()
+    model.load_sharded_checkpoint(str(tmp_path / "shards"))
+    torch.testing.assert_close(model.state_dict(), saved)

@@ -176,9 +176,7 @@ def test_locations_are_imported_on_first_lookup(tmp_path, monkeypatch):
         "THINGS = Registry('thing', scope='lazylib', locations=['lazylib.things'])\n"
     )
     (pkg / "things.py").write_text(
-        "from lazylib.registry import THINGS\n"
-        "@THINGS.register_module()\n"
-        "class Lazy:\n    pass\n"
+        "from lazylib.registry import THINGS\n@THINGS.register_module()\nclass Lazy:\n    pass\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     from lazylib.registry import THINGS  # noqa: PLC0415

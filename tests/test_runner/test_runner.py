@@ -331,3 +331,68 @@ def test_model_wrapper_is_not_used_without_distribution(tmp_path: Path) -> None:
     runner = Runner(**_cfg(tmp_path))
     assert isinstance(runner.model, ToyModel)
     assert isinstance(runner.model, nn.Module)
+
+
+def test_tracker_state_is_restored_first_and_flushed_before_each_checkpoint(
+    tmp_path: Path, monkeypatch
+) -> None:
+    Runner(**_cfg(tmp_path, train_cfg=dict(by_epoch=True, max_epochs=1))).train()
+    saved = torch.load(tmp_path / "epoch_1.pth", weights_only=True)["visualizer"]
+    assert "backends" in saved
+    calls: list[str] = []
+
+    class SaveSpy(Hook):
+        def before_save_checkpoint(self, runner, checkpoint) -> None:
+            calls.append("save")
+
+    runner = Runner(**_cfg(tmp_path, resume=True, custom_hooks=[SaveSpy()]))
+    visualizer = runner.visualizer
+    load, add_config, flush = visualizer.load_state_dict, visualizer.add_config, visualizer.flush
+    monkeypatch.setattr(
+        visualizer, "load_state_dict", lambda state: (calls.append("load"), load(state))[1]
+    )
+    monkeypatch.setattr(
+        visualizer,
+        "add_config",
+        lambda cfg, **kw: (calls.append("config"), add_config(cfg, **kw))[1],
+    )
+    monkeypatch.setattr(
+        visualizer, "flush", lambda *a, **kw: (calls.append("flush"), flush(*a, **kw))[1]
+    )
+    runner.train()
+    assert calls[:2] == ["load", "config"]
+    assert calls.count("config") == 1
+    saves = [i for i, call in enumerate(calls) if call == "save"]
+    assert saves and all(calls[i - 1] == "flush" for i in saves)
+
+
+def test_environment_and_config_are_logged_at_start(tmp_path: Path) -> None:
+    runner = Runner(**_cfg(tmp_path, log_level="INFO"))
+    log = Path(runner.log_dir, f"{runner.timestamp}.log").read_text()
+    assert "System environment" in log and "PyTorch" in log
+    assert "Config:" in log and "type='ToyModel'" in log
+
+
+class _RandomValues(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, index: int) -> float:
+        import numpy as np
+
+        return float(np.random.rand())
+
+
+def test_dataloader_workers_are_seeded_from_the_run_seed() -> None:
+    cfg = dict(
+        dataset=_RandomValues(),
+        sampler=dict(type="DefaultSampler", shuffle=False),
+        batch_size=2,
+        num_workers=1,
+        persistent_workers=True,
+        collate_fn=dict(type="default_collate"),
+    )
+    first = [batch.tolist() for batch in Runner.build_dataloader(dict(cfg), seed=5)]
+    again = [batch.tolist() for batch in Runner.build_dataloader(dict(cfg), seed=5)]
+    other = [batch.tolist() for batch in Runner.build_dataloader(dict(cfg), seed=6)]
+    assert first == again and first != other

@@ -46,6 +46,9 @@ def test_import_modules_from_strings():
     import json
 
     assert import_modules_from_strings("json") is json
-    assert import_modules_from_strings(["json", "no_such_mod_x"], allow_failed_imports=True) == [json, None]
+    assert import_modules_from_strings(["json", "no_such_mod_x"], allow_failed_imports=True) == [
+        json,
+        None,
+    ]
     with pytest.raises(ImportError, match="no_such_mod_x"):
         import_modules_from_strings(["no_such_mod_x"])

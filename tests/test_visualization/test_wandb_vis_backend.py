@@ -13,7 +13,7 @@ import pytest
 
 from tests.test_visualization._readers import read_wandb_run, wandb_run_files
 from torchrig.visualization import Visualizer, WandbVisBackend
-from torchrig.visualization._wandb_store import history_steps
+from torchrig.visualization._wandb_store import Journal, history_steps, read_journal
 
 _CRASH_SCRIPT = os.path.join(os.path.dirname(__file__), "_crash_run.py")
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -110,7 +110,9 @@ def test_resume_continues_the_same_run_and_close_reopens(wandb_offline):
 def test_sigkilled_run_resumed_holds_every_step_up_to_the_checkpoint_once(wandb_offline, tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([_REPO, *sys.path]))
     state_file = str(tmp_path / "state.json")
-    dirs = [str(tmp_path / "killed"), str(tmp_path / "resumed")]
+    # One save_dir for both processes, as with a fixed save_dir="runs/wandb": the resumed
+    # process appends to the same journal and writes a second run directory for the same id.
+    dirs = [str(tmp_path / "runs"), str(tmp_path / "runs")]
     killed = subprocess.run(
         [sys.executable, _CRASH_SCRIPT, dirs[0], state_file, "1", "70", "60", "1"],
         env=env,
@@ -126,7 +128,7 @@ def test_sigkilled_run_resumed_holds_every_step_up_to_the_checkpoint_once(wandb_
         timeout=120,
     )
     assert resumed.returncode == 0
-    steps = _all_steps([d + "/vis_data" for d in dirs], state["run_id"])
+    steps = _all_steps([dirs[0] + "/vis_data"], state["run_id"])
     assert [s for s in steps if s <= 60] == list(range(1, 61))
     assert set(range(61, 81)) <= set(steps)
 
@@ -146,3 +148,19 @@ def test_history_steps_stops_at_a_torn_tail(wandb_offline):
     assert partial and partial == set(range(1, max(partial) + 1)) and max(partial) < 300
     torn.write_bytes(data[:7])
     assert history_steps([str(torn), str(wandb_offline / "missing.wandb")]) == set()
+
+
+def test_journal_segments_survive_a_torn_line(tmp_path):
+    path = str(tmp_path / "j.jsonl")
+    first = Journal(path)
+    for step in (1, 2, 3):
+        first.append(step, {"loss": float(step)})
+    first.sync()
+    first._file.write('{"step": 4, "ro')  # killed mid-line
+    first._file.flush()
+    second = Journal(path)
+    second.append(5, {"loss": 5.0})
+    second.close()
+    assert (second.start, second.entries) == (4, 1)
+    assert read_journal(path, 0, 2) == [(1, {"loss": 1.0}), (2, {"loss": 2.0})]
+    assert read_journal(path, second.start, second.entries) == [(5, {"loss": 5.0})]

@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model from a config")
     train.add_argument("config", help="the config file (.py, .json, .yaml)")
-    train.add_argument("--work-dir", help="where logs and checkpoints go (default: work_dirs/<config name>)")
+    train.add_argument(
+        "--work-dir", help="where logs and checkpoints go (default: work_dirs/<config name>)"
+    )
     train.add_argument(
         "--resume",
         nargs="?",

@@ -22,7 +22,7 @@ def read_scalars(work_dir: Path) -> list[dict[str, Any]]:
     merged: dict[tuple[int, frozenset[str]], dict[str, Any]] = {}
     for path in files:
         with path.open(encoding="utf-8") as stream:
-            for line_number, line in enumerate(stream, 1):
+            for line in stream:
                 line = line.strip()
                 if not line:
                     continue
@@ -50,7 +50,9 @@ def default_keys(records: list[dict[str, Any]]) -> list[str]:
     return list(seen)
 
 
-def plot_curves(records: list[dict[str, Any]], out: Path, keys: list[str] | None = None) -> list[str]:
+def plot_curves(
+    records: list[dict[str, Any]], out: Path, keys: list[str] | None = None
+) -> list[str]:
     """Draws one panel per key, value against training iteration, and saves a PNG.
 
     Returns:

@@ -1,38 +1,43 @@
 """ProgressBarHook: a live progress display of training, validation and testing on a terminal.
 
-The display is drawn by ``rich`` on its own refresh thread. The hook's cost per iteration is
-one attribute test: each time the display is redrawn (``refresh_interval``) it raises a flag,
-and only the next iteration that sees the flag reads the message hub, converts the latest
-loss and lr to numbers and hands them to the display (formatting is done there, at most once
-per refresh). Nothing is converted, formatted or drawn in between.
+The bars are drawn by ``rich`` (``Live``) on its own thread every ``refresh_interval``. The
+hook's cost per iteration is one attribute test: each redraw raises a flag, and only the next
+iteration that sees it reads the message hub, converts the latest loss and lr to numbers and
+hands the display new figures (so at most once per redraw; nothing is converted or formatted
+in between). While the bars are shown, the log handlers that write to the same screen and
+``sys.stdout``/``sys.stderr`` only queue their text; each redraw prints the queued lines above
+the bars, so log lines never break them and cost the loop an append.
 
 When the output is not an interactive terminal (a file, a pipe, CI) the hook does nothing:
 ``LoggerHook``'s periodic lines are then the whole output. Without a ``LoggerHook`` such runs
-print nothing during training, by choice: the progress display is for people watching a
-terminal, the log for everything else.
+print nothing during training, by choice: the bars are for people watching a terminal, the
+log for everything else.
 """
 
 from __future__ import annotations
 
 import atexit
+import io
 import logging
 import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from torchrig.hooks.hook import DATA_BATCH, Hook
 from torchrig.registry import HOOKS
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.progress import Progress, TaskID
+    from rich.text import Text
 
     from torchrig.logging import MessageHub
     from torchrig.runner import Runner
 
 __all__ = ["ProgressBarHook"]
+
+_BAR_WIDTH = 30
 
 # Set (to anything but an empty/false value) by common CI services: no live display there.
 _CI_VARIABLES = (
@@ -122,104 +127,210 @@ def _terminal_handlers(
     return found
 
 
-class _Display:
-    """A started rich ``Progress`` with the log handlers that write to its screen routed
-    through its console (so their lines appear above the bars instead of breaking them).
+class _Row(NamedTuple):
+    """What one bar shows; replaced whole (never changed in place) by the training thread,
+    read by the drawing thread."""
 
-    ``stop()`` restores the terminal and the handlers; it also runs at interpreter exit when
-    nobody called it (an exception that ended the program), and may be called many times.
+    description: str
+    completed: int
+    total: int | None
+    started: float  # time.perf_counter() when the bar's work started
+    rate: float | None = None  # iterations per second; None: completed / elapsed
+    eta: float | None = None  # seconds left; None: from the rate and the total
+    metrics: str = ""
+
+
+def _render_row(row: _Row, now: float) -> Text:
+    """``description ━━━━━━━╺━━━━ 12/45 391.2 it/s 0:00:03<0:00:10 loss 0.0440  lr 3.000e-03``"""
+    from rich.text import Text
+
+    elapsed = now - row.started
+    rate = row.rate
+    if rate is None and row.completed and elapsed > 0:
+        rate = row.completed / elapsed
+    eta = row.eta
+    if eta is None and rate and row.total is not None:
+        eta = (row.total - row.completed) / rate
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    text.append(f"{row.description:<12} ", "bold")
+    if row.total:
+        filled = min(_BAR_WIDTH, _BAR_WIDTH * row.completed // row.total)
+        text.append("━" * filled, "green" if filled == _BAR_WIDTH else "magenta")
+        text.append("━" * (_BAR_WIDTH - filled), "bright_black")
+        count = f"{row.completed}/{row.total}".rjust(2 * len(str(row.total)) + 1)
+    else:
+        text.append("━" * _BAR_WIDTH, "bright_black")
+        count = f"{row.completed}/?"
+    text.append(f" {count} ", "green")
+    text.append(_format_rate(rate), "cyan")
+    text.append(f" {_format_seconds(elapsed)}<{_format_seconds(eta)}", "yellow")
+    if row.metrics:
+        text.append(f"  {row.metrics}")
+    return text
+
+
+class _RawLines:
+    """Text lines printed as they are (their colour codes included): no markup, wrapping or
+    measuring, which keeps printing log lines above the bars cheap."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterable[Any]:
+        from rich.segment import Segment
+
+        new_line = Segment.line()
+        for line in self.text.split("\n"):
+            yield Segment(line)
+            yield new_line
+
+
+class _LinesAbove(io.TextIOBase):
+    """What log handlers, ``sys.stdout`` and ``sys.stderr`` write to while the display runs.
+
+    Writing only queues the text (shared by all of them, so their order is kept); the display
+    prints the queued lines above the bars at its next redraw, on its own thread. A log line
+    thus costs the training loop an append, and the bars are drawn again once per redraw
+    rather than once per line.
+    """
+
+    def __init__(self, queue: list[str], original: Any) -> None:
+        self._queue = queue
+        self._original = original
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._queue.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing: the queued text is printed at the next redraw (``StreamHandler`` flushes
+        after every record)."""
+
+    def isatty(self) -> bool:
+        return bool(getattr(self._original, "isatty", lambda: False)())
+
+    def fileno(self) -> int:
+        return self._original.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._original, "encoding", None) or "utf-8"
+
+    @property
+    def rich_proxied_file(self) -> Any:
+        """The stream this one stands for (rich looks for this name)."""
+        return self._original
+
+
+class _Display:
+    """Bars drawn by a started rich ``Live`` on its own thread, with the log handlers that
+    write to its screen, and ``sys.stdout``/``sys.stderr`` when it draws on a terminal, routed
+    above the bars. ``rows`` holds a :class:`_Row` per bar, in the order they are drawn.
+
+    ``stop()`` prints what is still queued, restores the terminal, the handlers and the
+    standard streams; it also runs at interpreter exit when nobody called it (an exception
+    that ended the program), and may be called many times.
     """
 
     def __init__(
         self,
         console: Console,
         refresh_interval: float,
-        on_render: Any,
+        on_redraw: Any,
         transient: bool,
         loggers: Iterable[logging.Logger],
     ) -> None:
-        from rich.file_proxy import FileProxy
+        self.console = console
+        self._queue: list[str] = []
+        self._partial = ""
+        self._on_redraw = on_redraw
+        self._stopped = False
+        self.rows: dict[str, _Row] = {}
+        from rich.live import Live
 
-        self.progress = _make_progress(console, refresh_interval, on_render, transient)
+        self.live = Live(
+            console=console,
+            get_renderable=self._redraw,
+            refresh_per_second=1.0 / refresh_interval,
+            transient=transient,
+            redirect_stdout=False,  # routed below, in order with the log lines
+            redirect_stderr=False,
+        )
         self._rerouted: list[tuple[logging.StreamHandler, Any]] = []
         for handler in _terminal_handlers(loggers, console):
             original = handler.stream
-            handler.setStream(FileProxy(console, original))
+            handler.setStream(_LinesAbove(self._queue, original))
             self._rerouted.append((handler, original))
-        self._stopped = False
+        self._standard: dict[str, tuple[Any, _LinesAbove]] = {}
+        if console.is_terminal:
+            for name in ("stdout", "stderr"):
+                original = getattr(sys, name)
+                if not isinstance(original, _LinesAbove):
+                    proxy = _LinesAbove(self._queue, original)
+                    self._standard[name] = (original, proxy)
+                    setattr(sys, name, proxy)
         atexit.register(self.stop)
         try:
-            self.progress.start()
+            self.live.start(refresh=True)
         except BaseException:
             self.stop()
             raise
 
+    def _redraw(self) -> Any:
+        """The bars to draw; first prints the queued lines above them and tells the hook it
+        may hand over fresh figures (the next iteration does)."""
+        from rich.console import Group
+
+        self.print_queued()
+        self._on_redraw()
+        now = time.perf_counter()
+        return Group(*(_render_row(row, now) for row in list(self.rows.values())))
+
+    def refresh(self) -> None:
+        """Redraw now (the drawing thread does it every ``refresh_interval``)."""
+        self.live.refresh()
+
+    def print_queued(self, final: bool = False) -> None:
+        """Print the complete lines queued so far above the bars (all text when ``final``)."""
+        queue = self._queue
+        count = len(queue)
+        if count:
+            text = self._partial + "".join(queue[:count])
+            del queue[:count]  # text queued meanwhile, by another thread, stays
+        else:
+            text = self._partial
+        if final:
+            lines, self._partial = text.removesuffix("\n"), ""
+            if not text:
+                return
+        else:
+            lines, newline, self._partial = text.rpartition("\n")
+            if not newline:
+                return
+        self.console.print(_RawLines(lines), crop=False, soft_wrap=True)
+
     def stop(self) -> None:
-        """Stop drawing, leave the terminal as it was and restore the log handlers."""
+        """Stop drawing; print what is queued; restore the terminal, handlers and streams."""
         if self._stopped:
             return
         self._stopped = True
         atexit.unregister(self.stop)
         try:
-            self.progress.stop()
+            self.live.stop()
         finally:
             for handler, original in self._rerouted:
-                proxy = handler.setStream(original)
-                if proxy is not None:
-                    proxy.flush()
+                handler.setStream(original)
             self._rerouted.clear()
-
-
-def _make_progress(
-    console: Console, refresh_interval: float, on_render: Any, transient: bool
-) -> Progress:
-    """A rich ``Progress`` with the hook's columns; ``on_render()`` runs at each redraw."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        Task,
-        TextColumn,
-    )
-    from rich.text import Text
-
-    class _RateColumn(ProgressColumn):
-        """Iterations per second: the hook's smoothed figure, else rich's estimate."""
-
-        def render(self, task: Task) -> Text:
-            rate = task.fields.get("rate")
-            return Text(_format_rate(rate if rate is not None else task.speed), "cyan")
-
-    class _TimeColumn(ProgressColumn):
-        """``elapsed<eta`` (the eta of the whole training for the train bar)."""
-
-        def render(self, task: Task) -> Text:
-            started = task.fields.get("started")
-            elapsed = time.perf_counter() - started if started is not None else task.elapsed
-            eta = task.fields.get("eta")
-            if eta is None:
-                eta = task.time_remaining
-            return Text(f"{_format_seconds(elapsed)}<{_format_seconds(eta)}", "yellow")
-
-    class _Progress(Progress):
-        def get_renderables(self) -> Iterable[Any]:
-            on_render()
-            yield from super().get_renderables()
-
-    return _Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(bar_width=30),
-        MofNCompleteColumn(),
-        _RateColumn(),
-        _TimeColumn(),
-        TextColumn("{task.fields[metrics]}", markup=False),
-        console=console,
-        refresh_per_second=1.0 / refresh_interval,
-        transient=transient,
-        redirect_stdout=True,
-        redirect_stderr=True,
-    )
+            for name, (original, proxy) in self._standard.items():
+                if getattr(sys, name) is proxy:  # unless someone replaced it since
+                    setattr(sys, name, original)
+            self._standard.clear()
+            self.print_queued(final=True)
 
 
 @HOOKS.register_module()
@@ -291,8 +402,6 @@ class ProgressBarHook(Hook):
         # Raised by the display's thread at each redraw, lowered by the next iteration that
         # hands the display fresh figures: the only per-iteration work is testing it.
         self._due = False
-        self._train_task: TaskID | None = None
-        self._eval_task: TaskID | None = None
         self._train_by_epoch = True
         self._epoch_len: int | None = None
         self._rate: float | None = None
@@ -343,7 +452,6 @@ class ProgressBarHook(Hook):
         """Stop the display (if running) and restore the terminal and the log handlers."""
         display, self._display = self._display, None
         self._opened_for = None
-        self._train_task = self._eval_task = None
         try:
             if display is not None:
                 display.stop()
@@ -375,15 +483,7 @@ class ProgressBarHook(Hook):
         now = time.perf_counter()
         self._rate = None
         self._anchor = (now, runner.iter)
-        self._train_task = self._display.progress.add_task(
-            description,
-            total=total,
-            completed=completed,
-            metrics="",
-            rate=None,
-            eta=None,
-            started=now,
-        )
+        self._display.rows["train"] = _Row(description, completed, total, now)
 
     def after_train_iter(
         self,
@@ -396,7 +496,7 @@ class ProgressBarHook(Hook):
             self._update_train(runner, batch_idx + 1, runner.iter + 1)
 
     def after_train(self, runner: Runner) -> None:
-        if self._train_task is not None:
+        if self._display is not None and "train" in self._display.rows:
             # The final figures: the last epoch (or all iterations) complete.
             done = runner.iter
             if self._train_by_epoch and self._epoch_len:
@@ -407,7 +507,6 @@ class ProgressBarHook(Hook):
                 self._update_train(runner, done, done, eta=0.0)
         if self._opened_for == "train":
             self.close()
-        self._train_task = None
 
     def _update_train(
         self,
@@ -419,8 +518,9 @@ class ProgressBarHook(Hook):
     ) -> None:
         """Hand the display the train bar's figures (at most once per redraw)."""
         self._due = False
-        display, task = self._display, self._train_task
-        if display is None or task is None:
+        display = self._display
+        row = display.rows.get("train") if display is not None else None
+        if display is None or row is None:
             return
         now = time.perf_counter()
         anchor_time, anchor_done = self._anchor
@@ -433,13 +533,12 @@ class ProgressBarHook(Hook):
             eta = hub.get_info("eta")
             if eta is None and self._rate:
                 eta = (runner.max_iters - done) / self._rate
-        fields: dict[str, Any] = dict(rate=self._rate, eta=eta, metrics=self._metrics(hub))
         if self._train_by_epoch:
             epoch = runner.epoch + 1 if epoch is None else epoch
-            fields.update(description=f"Epoch {epoch}/{runner.max_epochs}", completed=in_epoch)
+            row = row._replace(description=f"Epoch {epoch}/{runner.max_epochs}", completed=in_epoch)
         else:
-            fields.update(completed=done)
-        display.progress.update(task, **fields)
+            row = row._replace(completed=done)
+        display.rows["train"] = row._replace(rate=self._rate, eta=eta, metrics=self._metrics(hub))
 
     def _metrics(self, hub: MessageHub) -> str:
         """``name value`` for each shown scalar, from its latest value."""
@@ -464,13 +563,8 @@ class ProgressBarHook(Hook):
             return
         assert self._display is not None
         dataloader = runner.val_dataloader if mode == "val" else runner.test_dataloader
-        self._eval_task = self._display.progress.add_task(
-            mode.capitalize(),
-            total=_length(dataloader),
-            metrics="",
-            rate=None,
-            eta=None,
-            started=None,
+        self._display.rows["eval"] = _Row(
+            mode.capitalize(), 0, _length(dataloader), time.perf_counter()
         )
 
     def _after_iter(
@@ -484,14 +578,15 @@ class ProgressBarHook(Hook):
         # Only val and test come here: after_train_iter is overridden above.
         if self._due:
             self._due = False
-            if self._display is not None and self._eval_task is not None:
-                self._display.progress.update(self._eval_task, completed=batch_idx + 1)
+            display = self._display
+            row = display.rows.get("eval") if display is not None else None
+            if display is not None and row is not None:
+                display.rows["eval"] = row._replace(completed=batch_idx + 1)
 
     def _after_epoch(self, runner: Runner, mode: str = "train") -> None:
-        if mode == "train" or self._display is None or self._eval_task is None:
+        if mode == "train" or self._display is None:
             return
-        self._display.progress.remove_task(self._eval_task)
-        self._eval_task = None
+        self._display.rows.pop("eval", None)
         # Training's speed is measured from here again, not across the validation.
         self._anchor = (time.perf_counter(), runner.iter)
 

@@ -82,7 +82,9 @@ def build_from_cfg(
             return obj_cls(**args)
         except Exception as err:
             name = getattr(obj_cls, "__qualname__", repr(obj_cls))
-            message = f"failed to build {name} from config {_describe(cfg)}: {type(err).__name__}: {err}"
+            message = (
+                f"failed to build {name} from config {_describe(cfg)}: {type(err).__name__}: {err}"
+            )
             raise _rebuild_error(err, message) from err
 
 
@@ -128,9 +130,7 @@ def build_scheduler_from_cfg(
     if not args.pop("convert_to_iter_based", False):
         return build_from_cfg(args, registry, defaults)
     if not args.get("by_epoch", True):
-        raise ValueError(
-            f"convert_to_iter_based=True needs by_epoch=True, got {_describe(cfg)}"
-        )
+        raise ValueError(f"convert_to_iter_based=True needs by_epoch=True, got {_describe(cfg)}")
     if epoch_length is None:
         raise ValueError(
             f"convert_to_iter_based=True needs the epoch length (iterations per epoch), which "
@@ -138,7 +138,9 @@ def build_scheduler_from_cfg(
         )
     scheduler_type = args.pop("type")
     with registry.switch_scope_and_registry(args.pop("_scope_", None)) as scoped:
-        scheduler_cls = scoped.get(scheduler_type) if isinstance(scheduler_type, str) else scheduler_type
+        scheduler_cls = (
+            scoped.get(scheduler_type) if isinstance(scheduler_type, str) else scheduler_type
+        )
     for key, value in defaults.items():
         args.setdefault(key, value)
     return scheduler_cls.build_iter_from_epoch(**args, epoch_length=epoch_length)

@@ -16,8 +16,12 @@ def traverse_registry_tree(registry: Registry, verbose: bool = False) -> list[di
     while pending:
         node = pending.pop(0)
         rows.append(
-            {"name": node.name, "scope": node.scope, "num_modules": len(node.module_dict),
-             "modules": sorted(node.module_dict)}
+            {
+                "name": node.name,
+                "scope": node.scope,
+                "num_modules": len(node.module_dict),
+                "modules": sorted(node.module_dict),
+            }
         )
         pending.extend(node.children.values())
     if verbose:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -125,32 +126,7 @@ class Runner(BuildMethods, CheckpointMethods):
         self._work_dir = osp.abspath(work_dir)
         os.makedirs(self._work_dir, exist_ok=True)
         self.cfg = self._resolve_cfg(cfg, arguments)
-        _check_parts(
-            "train",
-            dict(
-                train_dataloader=train_dataloader, train_cfg=train_cfg, optim_wrapper=optim_wrapper
-            ),
-        )
-        _check_parts(
-            "validate",
-            dict(val_dataloader=val_dataloader, val_cfg=val_cfg, val_evaluator=val_evaluator),
-        )
-        _check_parts(
-            "test",
-            dict(test_dataloader=test_dataloader, test_cfg=test_cfg, test_evaluator=test_evaluator),
-        )
-        self._train_dataloader_cfg, self._train_loop_cfg = train_dataloader, train_cfg
-        self._val_dataloader_cfg, self._val_loop_cfg = val_dataloader, val_cfg
-        self._test_dataloader_cfg, self._test_loop_cfg = test_dataloader, test_cfg
-        self._val_evaluator_cfg, self._test_evaluator_cfg = val_evaluator, test_evaluator
-        self._train_loop: BaseLoop | None = None
-        self._val_loop: BaseLoop | None = None
-        self._test_loop: BaseLoop | None = None
-        self._optim_wrapper_cfg = optim_wrapper
-        self._optim_wrapper: OptimWrapper | None = None
-        self._param_scheduler_cfg = param_scheduler
-        self._param_schedulers: ParamSchedulers | None = None
-        self.auto_scale_lr = auto_scale_lr
+        self._keep_parts(arguments)
         self._load_from, self._resume = load_from, resume
         self._has_loaded = False
         self._config_recorded = False
@@ -162,7 +138,7 @@ class Runner(BuildMethods, CheckpointMethods):
         self._rank, self._world_size = _env.setup_env(env_cfg, launcher, self._distributed)
         self._timestamp = self._synced_timestamp()
         self._randomness_cfg = dict(seed=None) if randomness is None else dict(randomness)
-        self.set_randomness(**self._randomness_cfg)
+        self.set_randomness(**self._randomness_cfg)  # before anything random is built
         self._experiment_name = self._unique_name(experiment_name)
         self._log_dir = osp.join(self._work_dir, self._timestamp)
         os.makedirs(self._log_dir, exist_ok=True)
@@ -171,17 +147,42 @@ class Runner(BuildMethods, CheckpointMethods):
         self.message_hub: MessageHub = self.build_message_hub()
         self.default_scope = self._init_scope(default_scope)
         self.visualizer: Visualizer = self.build_visualizer(visualizer)
-        built = self.build_model(
-            model
-            if data_preprocessor is None or not isinstance(model, dict)
-            else {**model, "data_preprocessor": model.get("data_preprocessor", data_preprocessor)}
+        if isinstance(model, dict) and data_preprocessor is not None:
+            model = {"data_preprocessor": data_preprocessor, **model}
+        self.model: nn.Module = self.wrap_model(
+            self.cfg.get("model_wrapper_cfg"), self.build_model(model)
         )
-        self.model: nn.Module = self.wrap_model(self.cfg.get("model_wrapper_cfg"), built)
         self._hooks: list[Hook] = []
         self._stage_callers: dict[str, tuple[Callable[..., Any], ...]] = {}
         self.register_hooks(default_hooks, custom_hooks)
         self.log_processor: LogProcessor = self.build_log_processor(log_processor)
         self.dump_config()
+
+    def _keep_parts(self, arguments: dict[str, Any]) -> None:
+        """Checks that each stage's parts come together and keeps their configs (or
+        objects) for the builders; nothing is built here."""
+        for stage, names in (
+            ("train", ("train_dataloader", "train_cfg", "optim_wrapper")),
+            ("validate", ("val_dataloader", "val_cfg", "val_evaluator")),
+            ("test", ("test_dataloader", "test_cfg", "test_evaluator")),
+        ):
+            _check_parts(stage, {name: arguments[name] for name in names})
+        self._train_dataloader_cfg = arguments["train_dataloader"]
+        self._val_dataloader_cfg = arguments["val_dataloader"]
+        self._test_dataloader_cfg = arguments["test_dataloader"]
+        self._train_loop_cfg: dict | BaseLoop | None = arguments["train_cfg"]
+        self._val_loop_cfg: dict | BaseLoop | None = arguments["val_cfg"]
+        self._test_loop_cfg: dict | BaseLoop | None = arguments["test_cfg"]
+        self._val_evaluator_cfg = arguments["val_evaluator"]
+        self._test_evaluator_cfg = arguments["test_evaluator"]
+        self._train_loop: BaseLoop | None = None
+        self._val_loop: BaseLoop | None = None
+        self._test_loop: BaseLoop | None = None
+        self._optim_wrapper_cfg = arguments["optim_wrapper"]
+        self._optim_wrapper: OptimWrapper | None = None
+        self._param_scheduler_cfg = arguments["param_scheduler"]
+        self._param_schedulers: ParamSchedulers | None = None
+        self.auto_scale_lr: dict | None = arguments["auto_scale_lr"]
 
     @classmethod
     def from_cfg(cls, cfg: Config | dict) -> Runner:
@@ -234,8 +235,6 @@ class Runner(BuildMethods, CheckpointMethods):
     def _synced_timestamp(self) -> str:
         now = time.time()
         if self._distributed:
-            import torch
-
             from torchrig.dist import broadcast
 
             stamp = torch.tensor(now, dtype=torch.float64)
@@ -519,17 +518,12 @@ class Runner(BuildMethods, CheckpointMethods):
     # ------------------------------------------------------------------ running
     def train(self) -> nn.Module:
         """Trains the model (resuming or loading first when asked); returns the model."""
-        if self._train_loop_cfg is None and self._train_loop is None:
-            raise RuntimeError(
-                "this runner cannot train: pass train_dataloader, train_cfg and optim_wrapper"
-            )
         if not hasattr(self._unwrapped_model, "train_step"):
             raise TypeError(f"{type(self._unwrapped_model).__name__} has no train_step method")
         with self._closing_visualizer_on_error():
             resume_from = self._read_resume_checkpoint()
             self._record_config()
-            assert self.train_loop is not None
-            _ = self.optim_wrapper, self.param_schedulers, self.val_loop  # built before hooks run
+            loop = self._build_training_parts()
             self.call_hook("before_run")
             self._init_model_weights()
             if resume_from is not None:
@@ -538,12 +532,24 @@ class Runner(BuildMethods, CheckpointMethods):
                 self._load_weights_if_asked()
             self.optim_wrapper.initialize_count_status(
                 self.model,
-                self.train_loop.iter,
-                self.train_loop.max_iters,  # type: ignore[attr-defined]
+                loop.iter,  # type: ignore[attr-defined]
+                loop.max_iters,  # type: ignore[attr-defined]
             )
-            model = self.train_loop.run()
+            model = loop.run()
             self.call_hook("after_run")
         return model
+
+    def _build_training_parts(self) -> BaseLoop:
+        """Builds, in MMEngine's order and before any hook runs, what training needs: the
+        train loop (with its dataloader), the optim wrapper (lr scaled), the schedulers and
+        the val loop."""
+        loop = self.train_loop
+        if loop is None:
+            raise RuntimeError(
+                "this runner cannot train: pass train_dataloader, train_cfg and optim_wrapper"
+            )
+        _ = (self.optim_wrapper, self.param_schedulers, self.val_loop)
+        return loop
 
     def val(self) -> dict[str, Any]:
         """Validates the model once; returns the metrics."""
@@ -576,12 +582,15 @@ class Runner(BuildMethods, CheckpointMethods):
 
     def _init_model_weights(self) -> None:
         model = self._unwrapped_model
-        if callable(getattr(model, "init_weights", None)):
-            model.init_weights()
-            if self._distributed:
-                from torchrig.dist import broadcast
+        if not callable(getattr(model, "init_weights", None)):
+            return
+        model.init_weights()
+        if self._distributed and isinstance(self.model, nn.parallel.DistributedDataParallel):
+            # init_weights ran after DDP's own broadcast: make every rank start alike again.
+            from torchrig.dist import broadcast
 
-                for tensor in model.state_dict().values():
+            for tensor in model.state_dict().values():
+                if type(tensor) is torch.Tensor:  # sharded (DTensor) values are left alone
                     broadcast(tensor)
 
     def _record_config(self) -> None:

@@ -78,9 +78,7 @@ class DigitsDataset(BaseDataset):
         try:
             from sklearn.datasets import load_digits
         except ImportError as err:
-            raise ImportError(
-                "DigitsDataset needs scikit-learn: pip install scikit-learn"
-            ) from err
+            raise ImportError("DigitsDataset needs scikit-learn: pip install scikit-learn") from err
         digits = load_digits()
         images = (digits.data / 16.0).astype(np.float32)
         order = np.random.default_rng(self.split_seed).permutation(len(images))
@@ -134,8 +132,7 @@ class DigitsClassifier(BaseModel):
         if mode == "predict":
             predictions = logits.argmax(dim=1)
             return [
-                {"pred_label": pred, "gt_label": gt}
-                for pred, gt in zip(predictions, data_samples)
+                {"pred_label": pred, "gt_label": gt} for pred, gt in zip(predictions, data_samples)
             ]
         return logits
 
@@ -199,7 +196,9 @@ class DigitsGAN(BaseModel):
             nn.Linear(64, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1)
         )
 
-    def forward(self, inputs: torch.Tensor | None = None, data_samples: Any = None, mode: str = "tensor") -> Any:
+    def forward(
+        self, inputs: torch.Tensor | None = None, data_samples: Any = None, mode: str = "tensor"
+    ) -> Any:
         count = 16 if inputs is None else inputs.shape[0]
         return self.generator(torch.randn(count, self.noise_size))
 

@@ -26,7 +26,9 @@ def is_str(x: Any) -> bool:
     return isinstance(x, str)
 
 
-def is_seq_of(seq: Any, expected_type: type | tuple[type, ...], seq_type: type | None = None) -> bool:
+def is_seq_of(
+    seq: Any, expected_type: type | tuple[type, ...], seq_type: type | None = None
+) -> bool:
     """Whether ``seq`` is a sequence (of ``seq_type`` if given) whose items are all ``expected_type``."""
     exp_seq_type = Sequence if seq_type is None else seq_type
     if not isinstance(seq, exp_seq_type):

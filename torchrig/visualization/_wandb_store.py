@@ -114,7 +114,10 @@ def _row_step(history: Any) -> int:
 
 
 class Journal:
-    """Append-only JSON-lines record of the history rows sent to W&B by this process.
+    """Append-only JSON-lines record of the history rows sent to W&B.
+
+    Several processes of one run may append to the same journal (a fixed ``save_dir``); each
+    process's rows are the ``entries`` lines from line ``start`` on.
 
     Args:
         path: The journal file (created, or appended to).
@@ -123,7 +126,18 @@ class Journal:
     def __init__(self, path: str) -> None:
         self.path = path
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        self.start = 0
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                data = f.read()
+            self.start = data.count(b"\n")
+            torn = bool(data) and not data.endswith(b"\n")
+        else:
+            torn = False
         self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        if torn:  # a process killed mid-line: end that line so ours start clean
+            self._file.write("\n")
+            self.start += 1
         self.entries = 0
 
     def append(self, step: int, row: dict) -> None:
@@ -143,19 +157,22 @@ class Journal:
             self._file.close()
 
 
-def read_journal(path: str, entries: int) -> list[tuple[int, dict]]:
-    """The first ``entries`` rows of a journal (those logged before the checkpoint)."""
+def read_journal(path: str, start: int, entries: int) -> list[tuple[int, dict]]:
+    """Rows ``start`` to ``start + entries`` of a journal (one process's rows before its
+    checkpoint); unreadable lines are skipped."""
     rows: list[tuple[int, dict]] = []
     try:
         with open(path, encoding="utf-8") as f:
-            for line in f:
-                if len(rows) >= entries:
+            for index, line in enumerate(f):
+                if index >= start + entries:
                     break
+                if index < start:
+                    continue
                 try:
                     item = json.loads(line)
-                except json.JSONDecodeError:
-                    break
-                rows.append((int(item["step"]), item["row"]))
+                    rows.append((int(item["step"]), item["row"]))
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue
     except OSError:
         return []
     return rows

@@ -154,7 +154,8 @@ class WandbVisBackend(BaseVisBackend):
         present = history_steps(run_files)
         rows = []
         for seg in segments:
-            for step, row in read_journal(seg["journal"], int(seg.get("entries", 0))):
+            start, entries = int(seg.get("start", 0)), int(seg.get("entries", 0))
+            for step, row in read_journal(seg["journal"], start, entries):
                 if step not in present:
                     rows.append((step, row))
         return rows
@@ -312,6 +313,7 @@ class WandbVisBackend(BaseVisBackend):
         segments.append(
             {
                 "journal": self._journal.path if self._journal else "",
+                "start": self._journal.start if self._journal else 0,
                 "entries": self._journal.entries if self._journal else 0,
                 "run_file": _run_file(self._run),
             }

@@ -40,7 +40,7 @@ class ToyRegressor(BaseModel):
         if mode == "predict":
             return [
                 dict(index=int(i), pred=float(p), target=float(t))
-                for i, p, t in zip(index, outputs, targets)
+                for i, p, t in zip(index, outputs.detach(), targets)
             ]
         return outputs
 

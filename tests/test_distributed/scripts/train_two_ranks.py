@@ -15,7 +15,6 @@ under ``OUT`` (argv[1]) for the test to compare with one process:
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.modules.module import _IncompatibleKeys
 
 from torchrig.registry import MODEL_WRAPPERS
 
@@ -323,8 +324,17 @@ class MMFullyShardedDataParallel(nn.Module):
 
         if assign:
             raise ValueError("MMFullyShardedDataParallel.load_state_dict does not support assign")
+        # torch keeps the current value of a key the state dict lacks without reporting it.
+        missing = [key for key in self.module.state_dict() if key not in state_dict]
+        if strict and missing:
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self.module).__name__}: missing "
+                f"key(s) in state_dict: {', '.join(missing)}"
+            )
         options = StateDictOptions(full_state_dict=True, strict=strict)
-        return set_model_state_dict(self.module, dict(state_dict), options=options)
+        result = set_model_state_dict(self.module, dict(state_dict), options=options)
+        missing += [key for key in result.missing_keys if key not in missing]
+        return _IncompatibleKeys(missing, list(result.unexpected_keys))
 
     def sharded_state_dict(self) -> dict[str, Any]:
         """This rank's shards, as ``DTensor`` values (for ``torch.distributed.checkpoint``)."""

@@ -10,6 +10,7 @@ from torch import nn
 __all__ = ["describe", "describe_objects"]
 
 _MAX_REPR = 20_000
+_MAX_ITEMS = 64  # longer containers (a dataset's annotations, say) are summarized
 _PLAIN = (bool, int, float, str, type(None))
 
 
@@ -46,6 +47,8 @@ def describe(obj: Any, depth: int = 0) -> Any:
 
     if isinstance(obj, _PLAIN):
         return obj
+    if isinstance(obj, (dict, list, tuple)) and len(obj) > _MAX_ITEMS:
+        return f"<{type(obj).__name__} of {len(obj)} items>"
     if isinstance(obj, dict):
         return {str(key): describe(value, depth + 1) for key, value in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 import sys
 from typing import Any
 
@@ -63,18 +62,34 @@ def setup_env(env_cfg: dict[str, Any], launcher: str, distributed: bool) -> tupl
 
 
 def _git_commit(directory: str) -> str | None:
+    """The checked-out commit of the repository holding ``directory``, read from ``.git``
+    (no ``git`` process is started)."""
+    path = os.path.abspath(directory)
+    while True:
+        git_dir = os.path.join(path, ".git")
+        if os.path.isdir(git_dir):
+            break
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
     try:
-        result = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=2,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
+        with open(os.path.join(git_dir, "HEAD")) as stream:
+            head = stream.read().strip()
+        if not head.startswith("ref: "):
+            return head[:7] or None
+        ref = head[5:]
+        ref_file = os.path.join(git_dir, ref)
+        if os.path.isfile(ref_file):
+            with open(ref_file) as stream:
+                return stream.read().strip()[:7] or None
+        with open(os.path.join(git_dir, "packed-refs")) as stream:
+            for line in stream:
+                if line.rstrip().endswith(" " + ref):
+                    return line.split()[0][:7]
+    except OSError:
         return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
+    return None
 
 
 def collect_env() -> dict[str, Any]:
