@@ -379,8 +379,11 @@ def test_with_the_real_runner(tmp_path):
         val_cfg=dict(),
         optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1)),
         train_cfg=dict(by_epoch=True, max_epochs=2, val_interval=1),
-        default_hooks=dict(logger=dict(type="LoggerHook", interval=2), checkpoint=None),
-        custom_hooks=[hook],
+        # As the default hook's replacement, so that there is one whether or not the Runner
+        # adds a ProgressBarHook by default.
+        default_hooks=dict(
+            logger=dict(type="LoggerHook", interval=2), checkpoint=None, progress=hook
+        ),
         experiment_name=f"progress_{uuid.uuid4().hex[:8]}",
     )
     for handler in runner.logger.handlers:

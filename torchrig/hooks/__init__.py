@@ -12,6 +12,7 @@ from torchrig.hooks.logger_hook import LoggerHook
 from torchrig.hooks.naive_visualization_hook import NaiveVisualizationHook
 from torchrig.hooks.param_scheduler_hook import ParamSchedulerHook
 from torchrig.hooks.profiler_hook import ProfilerHook
+from torchrig.hooks.progress_bar_hook import ProgressBarHook
 from torchrig.hooks.runtime_info_hook import RuntimeInfoHook
 from torchrig.hooks.sampler_seed_hook import DistSamplerSeedHook
 from torchrig.hooks.sync_buffer_hook import SyncBuffersHook
@@ -28,6 +29,7 @@ __all__ = [
     "NaiveVisualizationHook",
     "ParamSchedulerHook",
     "ProfilerHook",
+    "ProgressBarHook",
     "RuntimeInfoHook",
     "SyncBuffersHook",
     "check_hook_stages",

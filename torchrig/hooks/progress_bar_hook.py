@@ -551,8 +551,8 @@ class ProgressBarHook(Hook):
                 continue
             try:
                 value = float(buffer.current())
-            except ValueError:  # nothing logged yet
-                continue
+            except (ValueError, TypeError, RuntimeError):  # nothing logged yet, or not a number
+                continue  # the display never stops a run; LoggerHook reports such values
             name = key.split("/", 1)[-1]
             parts.append(f"{name} {value:.3e}" if _is_lr(name) else f"{name} {value:.4f}")
         return "  ".join(parts)
