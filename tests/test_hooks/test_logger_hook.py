@@ -73,7 +73,8 @@ def test_val_and_test_metrics_use_the_training_iteration_as_step(make_runner, lo
     loops.validate(runner, {"acc": 0.9}, mode="test")
     test_call = runner.visualizer.add_scalars.call_args_list[-1]
     assert test_call.kwargs["step"] == 3
-    assert test_call.args[0] == {"acc": 0.9, "epoch": 1, "iter": 3}
+    # Test metrics share the step of the last validation, so they carry a `test/` prefix.
+    assert test_call.args[0] == {"test/acc": 0.9, "epoch": 1, "iter": 3}
     runner.log_processor.get_log_after_epoch.assert_called_with(
         runner, 3, "test", with_non_scalar=True
     )

@@ -181,11 +181,17 @@ class LoggerHook(Hook):
 
             os.makedirs(runner.log_dir, exist_ok=True)
             dump(_plain(tag), osp.join(runner.log_dir, self.json_log_path))
-        self._send_metrics(runner, tag)
+        # Test metrics land on the same step as the last validation; a `test/` prefix keeps
+        # them apart from the validation values of the same names in every tracker.
+        self._send_metrics(runner, tag, prefix="test/")
 
-    def _send_metrics(self, runner: Runner, tag: dict[str, Any]) -> None:
+    def _send_metrics(self, runner: Runner, tag: dict[str, Any], prefix: str = "") -> None:
         epoch, step = _completed_train_iters(runner)
-        scalars = {key: value for key, value in tag.items() if _is_scalar(value)}
+        scalars = {
+            key if key.startswith(prefix) or key in ("epoch", "iter") else prefix + key: value
+            for key, value in tag.items()
+            if _is_scalar(value)
+        }
         scalars.setdefault("epoch", epoch)
         scalars.setdefault("iter", step)
         runner.visualizer.add_scalars(scalars, step=step, file_path=self.json_log_path)
