@@ -82,8 +82,8 @@ def test_from_cfg_trains_validates_tests_and_records_metrics(tmp_path: Path) -> 
     assert runner.message_hub.get_scalar("val/acc").current() == 0.5
     assert runner.message_hub.get_scalar("test/acc").current() == 0.25
     rows = _scalars(runner)
-    assert [row["step"] for row in rows if "acc" in row] == [4, 8, 8]
-    assert [row["acc"] for row in rows if "acc" in row] == [0.5, 0.5, 0.25]
+    assert [(row["step"], row["acc"]) for row in rows if "acc" in row] == [(4, 0.5), (8, 0.5)]
+    assert [(row["step"], row["test/acc"]) for row in rows if "test/acc" in row] == [(8, 0.25)]
     assert [row["step"] for row in rows if "loss" in row] == list(range(1, 9))
     # The learning rate was scheduled: halved after the first epoch.
     assert [row["lr"] for row in rows if "loss" in row] == pytest.approx([0.1] * 4 + [0.01] * 4)
@@ -396,3 +396,11 @@ def test_dataloader_workers_are_seeded_from_the_run_seed() -> None:
     again = [batch.tolist() for batch in Runner.build_dataloader(dict(cfg), seed=5)]
     other = [batch.tolist() for batch in Runner.build_dataloader(dict(cfg), seed=6)]
     assert first == again and first != other
+
+
+def test_compile_from_the_config(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, train_cfg=dict(by_epoch=True, max_epochs=1))
+    runner = Runner(**cfg, cfg=dict(cfg, compile=dict(backend="eager")))
+    runner.train()
+    assert getattr(runner.model.train_step, "_torchrig_compiled", False)
+    assert runner.iter == 4

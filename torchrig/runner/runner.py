@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import os
 import os.path as osp
-import time
 from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -136,10 +135,12 @@ class Runner(BuildMethods, CheckpointMethods):
         self._launcher = launcher
         self._distributed = launcher != "none"
         self._rank, self._world_size = _env.setup_env(env_cfg, launcher, self._distributed)
-        self._timestamp = self._synced_timestamp()
+        self._timestamp = _env.synced_timestamp(self._distributed)
         self._randomness_cfg = dict(seed=None) if randomness is None else dict(randomness)
         self.set_randomness(**self._randomness_cfg)  # before anything random is built
-        self._experiment_name = self._unique_name(experiment_name)
+        self._experiment_name = _env.unique_experiment_name(
+            experiment_name, self._timestamp, self.cfg.filename
+        )
         self._log_dir = osp.join(self._work_dir, self._timestamp)
         os.makedirs(self._log_dir, exist_ok=True)
         self.logger: MMLogger = self.build_logger(log_level=log_level)
@@ -231,32 +232,6 @@ class Runner(BuildMethods, CheckpointMethods):
             return Config(copy.deepcopy(cfg))
         # Built from objects: record what can be described (types and arguments).
         return Config(describe_objects(arguments))
-
-    def _synced_timestamp(self) -> str:
-        now = time.time()
-        if self._distributed:
-            from torchrig.dist import broadcast
-
-            stamp = torch.tensor(now, dtype=torch.float64)
-            broadcast(stamp)
-            now = float(stamp.item())
-        return time.strftime("%Y%m%d_%H%M%S", time.localtime(now))
-
-    def _unique_name(self, experiment_name: str | None) -> str:
-        from torchrig.logging import MessageHub
-
-        if experiment_name is not None:
-            name = f"{experiment_name}_{self._timestamp}"
-        elif self.cfg.filename is not None:
-            name = f"{osp.splitext(osp.basename(self.cfg.filename))[0]}_{self._timestamp}"
-        else:
-            name = self._timestamp
-        # Two runners made in the same second must not share a message hub or logger.
-        unique, count = name, 0
-        while MessageHub.check_instance_created(unique):
-            count += 1
-            unique = f"{name}_{count}"
-        return unique
 
     def _init_scope(self, default_scope: str | None) -> Any:
         if default_scope is None:
@@ -535,6 +510,7 @@ class Runner(BuildMethods, CheckpointMethods):
                 loop.iter,  # type: ignore[attr-defined]
                 loop.max_iters,  # type: ignore[attr-defined]
             )
+            self._maybe_compile("train_step")
             model = loop.run()
             self.call_hook("after_run")
         return model
@@ -570,6 +546,7 @@ class Runner(BuildMethods, CheckpointMethods):
             self._record_config()
             self.call_hook("before_run")
             self._load_weights_if_asked()
+            self._maybe_compile(f"{stage}_step")
             metrics = loop.run()
             self.call_hook("after_run")
         return metrics
@@ -592,6 +569,21 @@ class Runner(BuildMethods, CheckpointMethods):
             for tensor in model.state_dict().values():
                 if type(tensor) is torch.Tensor:  # sharded (DTensor) values are left alone
                     broadcast(tensor)
+
+    def _maybe_compile(self, step: str) -> None:
+        """Compiles the model's ``step`` method when the config has ``compile=True`` (or a
+        dict of ``torch.compile`` arguments), as MMEngine does."""
+        compile_cfg = self.cfg.get("compile", False)
+        if not compile_cfg:
+            return
+        kwargs = {} if compile_cfg is True else dict(compile_cfg)
+        model = self._unwrapped_model
+        method = getattr(model, step)
+        if getattr(method, "_torchrig_compiled", False):
+            return
+        compiled = torch.compile(method, **kwargs)
+        compiled._torchrig_compiled = True  # type: ignore[attr-defined]
+        setattr(model, step, compiled)
 
     def _record_config(self) -> None:
         """Sends the resolved config to the trackers, once per runner."""

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 import sys
 from typing import Any
 
 import torch
 
-__all__ = ["collect_env", "format_env", "setup_env"]
+__all__ = [
+    "collect_env",
+    "format_env",
+    "setup_env",
+    "synced_timestamp",
+    "unique_experiment_name",
+]
 
 
 def _set_multi_processing(
@@ -127,3 +134,36 @@ def format_env(env: dict[str, Any], runtime: dict[str, Any]) -> str:
     return (
         f"\n{dash}\nSystem environment:\n{system}\n\nRuntime environment:\n{run}\n{dash}\n"
     )
+
+
+def synced_timestamp(distributed: bool) -> str:
+    """The run's start time as ``%Y%m%d_%H%M%S``, rank 0's on every rank."""
+    now = time.time()
+    if distributed:
+        from torchrig.dist import broadcast
+
+        stamp = torch.tensor(now, dtype=torch.float64)
+        broadcast(stamp)
+        now = float(stamp.item())
+    return time.strftime("%Y%m%d_%H%M%S", time.localtime(now))
+
+
+def unique_experiment_name(
+    experiment_name: str | None, timestamp: str, cfg_filename: str | None
+) -> str:
+    """``<name>_<timestamp>`` (the name defaults to the config file's), made unique in the
+    process: two runners started in the same second must not share a message hub,
+    logger or visualizer."""
+    from torchrig.logging import MessageHub
+
+    if experiment_name is not None:
+        name = f"{experiment_name}_{timestamp}"
+    elif cfg_filename is not None:
+        name = f"{os.path.splitext(os.path.basename(cfg_filename))[0]}_{timestamp}"
+    else:
+        name = timestamp
+    unique, count = name, 0
+    while MessageHub.check_instance_created(unique):
+        count += 1
+        unique = f"{name}_{count}"
+    return unique
