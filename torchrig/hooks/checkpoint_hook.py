@@ -486,7 +486,8 @@ class CheckpointHook(Hook):
     def _remove(self, path: str) -> None:
         if not _is_main_process():
             return
-        for target in (path, ema_sidecar_path(path)):
+        # path + ".shards": the directory of an FSDP checkpoint with state_dict_type='sharded'.
+        for target in (path, ema_sidecar_path(path), path + ".shards"):
             if osp.isfile(target):
                 os.remove(target)
             elif osp.isdir(target):

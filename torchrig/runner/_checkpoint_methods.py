@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from torchrig.runner._state import build_checkpoint, restore_training_state
 from torchrig.runner.checkpoint import (
+    CheckpointError,
     _load_checkpoint,
     _load_checkpoint_to_model,
     find_latest_checkpoint,
@@ -61,12 +62,29 @@ class CheckpointMethods:
     ) -> None:
         self.call_hook("after_load_checkpoint", checkpoint=checkpoint)
         try:
-            _load_checkpoint_to_model(self.model, checkpoint, logger=self.logger)
+            optim_wrapper = self.optim_wrapper if resume_optimizer else None
+            if not self._load_shards(path, checkpoint, optim_wrapper):
+                _load_checkpoint_to_model(self.model, checkpoint, logger=self.logger)
         except RuntimeError as err:
             raise type(err)(f"checkpoint {path!r}: {err}") from None
         restore_training_state(self, checkpoint, resume_optimizer, resume_param_scheduler)
         self._has_loaded = True
         self.logger.info(f"resumed from {path} at epoch {self.epoch}, iter {self.iter}")
+
+    def _load_shards(self: Runner, path: str, checkpoint: Any, optim_wrapper: Any = None) -> bool:
+        """Loads the FSDP shards a checkpoint file names (False for an ordinary checkpoint)."""
+        meta = checkpoint.get("meta", {}) if isinstance(checkpoint, dict) else {}
+        shards = meta.get("sharded_checkpoint")
+        if shards is None:
+            return False
+        if not callable(getattr(self.model, "load_sharded_checkpoint", None)):
+            raise CheckpointError(
+                f"its weights are sharded in {shards!r}: load it with model_wrapper_cfg="
+                "dict(type='MMFullyShardedDataParallel', ...) or convert it with "
+                "torchrig.model.wrappers.fully_sharded_distributed.sharded_to_full_checkpoint"
+            )
+        self.model.load_sharded_checkpoint(osp.join(osp.dirname(path), shards), optim_wrapper)
+        return True
 
     def _load_weights_if_asked(self: Runner) -> None:
         if self._has_loaded:
@@ -119,7 +137,8 @@ class CheckpointMethods:
         checkpoint = _load_checkpoint(filename, map_location=map_location)
         self.call_hook("after_load_checkpoint", checkpoint=checkpoint)
         try:
-            _load_checkpoint_to_model(self.model, checkpoint, strict, self.logger, revise_keys)
+            if not self._load_shards(filename, checkpoint):
+                _load_checkpoint_to_model(self.model, checkpoint, strict, self.logger, revise_keys)
         except RuntimeError as err:
             raise type(err)(f"checkpoint {filename!r}: {err}") from None
         meta = checkpoint.get("meta", {}) if isinstance(checkpoint, dict) else {}
@@ -154,10 +173,22 @@ class CheckpointMethods:
 
         if meta is not None and not isinstance(meta, dict):
             raise TypeError(f"meta must be a dict or None, got {type(meta).__name__}")
-        if not is_main_process():
+        # A sharded model's state is gathered by a collective: every rank builds the checkpoint.
+        if not is_main_process() and not getattr(self.model, "shards_parameters", False):
             return
         # Everything logged before a checkpoint is durable once the checkpoint exists.
         self.visualizer.flush()
-        checkpoint = build_checkpoint(self, meta, save_optimizer, save_param_scheduler, by_epoch)
+        sharded = getattr(self.model, "state_dict_type", "full") == "sharded"
+        if sharded:  # FSDP: every rank writes its shards beside the file, which names them
+            optim_wrapper = self._optim_wrapper if save_optimizer else None
+            self.model.save_sharded_checkpoint(
+                osp.join(out_dir, filename + ".shards"), optim_wrapper
+            )
+            meta = {**(meta or {}), "sharded_checkpoint": filename + ".shards"}
+        checkpoint = build_checkpoint(
+            self, meta, save_optimizer and not sharded, save_param_scheduler, by_epoch, not sharded
+        )
+        if not is_main_process():
+            return
         self.call_hook("before_save_checkpoint", checkpoint=checkpoint)
         save_checkpoint(checkpoint, osp.join(out_dir, filename), file_client_args, backend_args)

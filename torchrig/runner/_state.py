@@ -80,6 +80,7 @@ def build_checkpoint(
     save_optimizer: bool,
     save_param_scheduler: bool,
     by_epoch: bool,
+    save_model: bool = True,
 ) -> dict[str, Any]:
     """Everything a resume needs, as tensors and plain values (see the module docstring).
 
@@ -90,6 +91,7 @@ def build_checkpoint(
         save_param_scheduler: Include the schedulers' states.
         by_epoch: The checkpoint is taken at the end of an epoch (``epoch`` counts it as
             completed) rather than after an iteration.
+        save_model: Include the model's weights (False when they were saved as shards).
     """
     from torchrig.version import __version__
 
@@ -112,14 +114,16 @@ def build_checkpoint(
     metainfo = getattr(metainfo, "metainfo", None)
     if metainfo is not None:
         meta["dataset_meta"] = _plain(metainfo)
-    checkpoint: dict[str, Any] = {
-        "meta": meta,
-        "state_dict": weights_to_cpu(get_state_dict(runner.model)),
-        "message_hub": runner.message_hub.state_dict(),
-        "rng": get_rng_state(),
-    }
+    checkpoint: dict[str, Any] = {"meta": meta}
+    if save_model:
+        checkpoint["state_dict"] = weights_to_cpu(get_state_dict(runner.model))
+    checkpoint["message_hub"] = runner.message_hub.state_dict()
+    checkpoint["rng"] = get_rng_state()
     if save_optimizer and runner._optim_wrapper is not None:
-        checkpoint["optimizer"] = runner.optim_wrapper.state_dict()
+        if getattr(runner.model, "shards_parameters", False):  # FSDP: gathered, keyed by name
+            checkpoint["optimizer"] = runner.model.optim_state_dict(runner.optim_wrapper)
+        else:
+            checkpoint["optimizer"] = runner.optim_wrapper.state_dict()
     if save_param_scheduler and runner._param_scheduler_cfg is not None:
         checkpoint["param_schedulers"] = _scheduler_states(runner)
     sampler = _train_sampler(runner)
@@ -167,7 +171,10 @@ def restore_training_state(
     if "message_hub" in checkpoint:
         runner.message_hub.load_state_dict(checkpoint["message_hub"])
     if resume_optimizer and "optimizer" in checkpoint:
-        runner.optim_wrapper.load_state_dict(checkpoint["optimizer"])
+        if getattr(runner.model, "shards_parameters", False):
+            runner.model.load_optim_state_dict(runner.optim_wrapper, checkpoint["optimizer"])
+        else:
+            runner.optim_wrapper.load_state_dict(checkpoint["optimizer"])
     if resume_param_scheduler:
         _load_schedulers(runner, checkpoint.get("param_schedulers"))
     sampler = _train_sampler(runner)

@@ -55,6 +55,12 @@ def _unwrap(module: nn.Module) -> nn.Module:
     return module.module if is_model_wrapper(module) else module
 
 
+def _state_owner(module: nn.Module) -> nn.Module:
+    """The module a state dict is taken from or loaded into: the bare model, except under a
+    wrapper that shards it (FSDP), which gathers and scatters full state dicts itself."""
+    return module if getattr(module, "shards_parameters", False) else _unwrap(module)
+
+
 def weights_to_cpu(state_dict: dict[str, Any]) -> OrderedDict[str, Any]:
     """Copies a state dict with every tensor moved to the CPU (metadata kept).
 
@@ -77,7 +83,8 @@ def get_state_dict(
         prefix: Prefix added to every key.
         keep_vars: Keep parameters as variables (not detached).
     """
-    return _unwrap(module).state_dict(destination=destination, prefix=prefix, keep_vars=keep_vars)
+    owner = _state_owner(module)
+    return owner.state_dict(destination=destination, prefix=prefix, keep_vars=keep_vars)
 
 
 def load_state_dict(
@@ -97,8 +104,9 @@ def load_state_dict(
         strict: Raise :class:`CheckpointError` when anything does not fit.
         logger: Where a non-strict mismatch is reported (a warning).
     """
-    module = _unwrap(module)
-    own_state = module.state_dict()
+    owner = _state_owner(module)
+    # Under FSDP the bare model's state dict holds DTensor shards whose shapes are the full ones.
+    own_state = _unwrap(module).state_dict()
     fitting: OrderedDict[str, Any] = OrderedDict()
     mismatched: list[str] = []
     for key, value in state_dict.items():
@@ -113,7 +121,7 @@ def load_state_dict(
     fitting._metadata = getattr(state_dict, "_metadata", None)  # type: ignore[attr-defined]
     if fitting._metadata is None:  # type: ignore[attr-defined]
         del fitting._metadata  # type: ignore[attr-defined]
-    result = module.load_state_dict(fitting, strict=False)
+    result = owner.load_state_dict(fitting, strict=False)
     problems = []
     if result.unexpected_keys:
         problems.append(

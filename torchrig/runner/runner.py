@@ -558,6 +558,8 @@ class Runner(BuildMethods, CheckpointMethods):
         return self.model.module if is_model_wrapper(self.model) else self.model
 
     def _init_model_weights(self) -> None:
+        if getattr(self.model, "shards_parameters", False):
+            return  # FSDP initialised the weights before sharding them (and synced rank 0's)
         model = self._unwrapped_model
         if not callable(getattr(model, "init_weights", None)):
             return

@@ -160,6 +160,8 @@ class OptimWrapper(BaseOptimWrapper):
         result = self.clip_func(params, **self.clip_grad_kwargs)
         if result is None:  # clip_grad_value_ returns nothing
             return
+        if callable(getattr(result, "full_tensor", None)):
+            result = result.full_tensor()  # FSDP: the norm is a replicated DTensor
         hub = _current_message_hub()
         if hub is not None:
             # Kept a tensor: converting here would synchronize with the device every step.
