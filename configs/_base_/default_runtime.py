@@ -8,6 +8,8 @@ default_hooks = dict(
     logger=dict(type="LoggerHook", interval=50),
     param_scheduler=dict(type="ParamSchedulerHook"),
     checkpoint=dict(type="CheckpointHook", interval=1),
+    # a live display on a terminal; nothing in files, pipes or CI
+    progress=dict(type="ProgressBarHook"),
 )
 
 env_cfg = dict(

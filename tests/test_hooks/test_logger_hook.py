@@ -83,14 +83,14 @@ def test_val_and_test_metrics_use_the_training_iteration_as_step(make_runner, lo
         assert json.load(f) == {"acc": 0.9, "table": [1, 2]}
 
 
-def test_val_without_a_built_train_loop_uses_step_zero(make_runner, loops):
+def test_val_without_training_uses_the_runners_position(make_runner, loops):
+    # A val/test-only Runner reports the position of the checkpoint it loaded as runner.iter.
     hook = LoggerHook()
     runner = make_runner()
-    runner._train_loop = {"type": "EpochBasedTrainLoop"}  # not built: not to be touched
     runner.iter = 99
     hook.before_run(runner)
     hook.after_val_epoch(runner, {"acc": 1.0})
-    assert runner.visualizer.add_scalars.call_args.kwargs["step"] == 0
+    assert runner.visualizer.add_scalars.call_args.kwargs["step"] == 99
 
 
 def test_val_and_test_iterations_are_logged_every_interval(make_runner, loops):

@@ -237,6 +237,28 @@ def test_resume_true_finds_the_last_checkpoint_and_restores_state(tmp_path: Path
     assert second.optim_wrapper.get_lr()["lr"] == [pytest.approx(0.01)]
 
 
+def test_calling_resume_before_train_continues_exactly(tmp_path: Path) -> None:
+    scheduler = [
+        dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, end=6),
+        dict(type="MultiStepLR", milestones=[1], by_epoch=True, end=2),
+    ]
+    whole = Runner(**_cfg(tmp_path / "whole", param_scheduler=scheduler))
+    whole.train()
+    first = Runner(
+        **_cfg(
+            tmp_path / "cut", train_cfg=dict(by_epoch=True, max_epochs=1), param_scheduler=scheduler
+        )
+    )
+    first.train()
+    second = Runner(**_cfg(tmp_path / "cut2", param_scheduler=scheduler))
+    second.resume(str(tmp_path / "cut" / "epoch_1.pth"))
+    second.train()
+    assert second.iter == whole.iter == 8
+    assert second.optim_wrapper.get_lr() == whole.optim_wrapper.get_lr()
+    for name, value in whole.model.state_dict().items():
+        assert torch.equal(second.model.state_dict()[name], value), name
+
+
 def test_resume_without_checkpoint_starts_anew(tmp_path: Path) -> None:
     runner = Runner(**_cfg(tmp_path, resume=True, train_cfg=dict(by_epoch=True, max_epochs=1)))
     runner.train()
@@ -260,6 +282,8 @@ def test_load_from_loads_weights_only(tmp_path: Path) -> None:
     tester = Runner(**cfg)
     assert tester.test() == {"acc": 0.25}
     assert tester.iter == 4  # without training, the checkpoint's iteration
+    logged = [r for r in _scalars(tester) if "test/acc" in r]
+    assert [r["step"] for r in logged] == [4]  # on the training axis, where the weights are from
 
 
 def test_resuming_from_a_corrupt_or_missing_checkpoint_fails_clearly(tmp_path: Path) -> None:
@@ -404,3 +428,19 @@ def test_compile_from_the_config(tmp_path: Path) -> None:
     runner.train()
     assert getattr(runner.model.train_step, "_torchrig_compiled", False)
     assert runner.iter == 4
+
+
+def test_two_runners_with_the_same_visualizer_name_keep_their_own_runs(tmp_path: Path) -> None:
+    visualizer = dict(
+        type="Visualizer", name="visualizer", vis_backends=[dict(type="LocalVisBackend")]
+    )
+    one_epoch = dict(by_epoch=True, max_epochs=1)
+    first = Runner(**_cfg(tmp_path / "a", visualizer=visualizer, train_cfg=one_epoch))
+    first.train()
+    second = Runner(**_cfg(tmp_path / "b", visualizer=visualizer, train_cfg=one_epoch))
+    second.train()
+    assert first.visualizer is not second.visualizer
+    assert list((tmp_path / "a").rglob("scalars.json")) and list(
+        (tmp_path / "b").rglob("scalars.json")
+    )
+    assert all(len(_scalars(r)) > 0 for r in (first, second))

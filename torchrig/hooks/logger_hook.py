@@ -19,12 +19,8 @@ __all__ = ["LoggerHook"]
 
 
 def _completed_train_iters(runner: Runner) -> tuple[int, int]:
-    """``(epoch, iter)`` of training so far; ``(0, 0)`` when no train loop was built (a
-    val/test-only run), without building one."""
-    if hasattr(runner, "_train_loop"):
-        loop = runner._train_loop
-        if loop is None or isinstance(loop, dict):
-            return 0, 0
+    """``(epoch, iter)`` of training so far. A val/test-only Runner answers without building
+    a train loop: the position of the checkpoint it loaded, or 0."""
     return runner.epoch, runner.iter
 
 

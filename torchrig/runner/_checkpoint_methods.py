@@ -110,6 +110,12 @@ class CheckpointMethods:
             resume_param_scheduler: Restore the schedulers.
             map_location: Where tensors are loaded; ``'default'`` is the CPU.
         """
+        if self._train_loop is None and resume_optimizer and resume_param_scheduler:
+            # Called before train(): resume exactly as resume=True would, inside train(),
+            # once the optimizer and schedulers exist and before the weights are initialised.
+            _load_checkpoint(filename, map_location="cpu")  # a bad file fails here, now
+            self._load_from, self._resume, self._has_loaded = filename, True, False
+            return
         location = "cpu" if map_location == "default" else map_location
         checkpoint = _load_checkpoint(filename, map_location=location)
         if "visualizer" in checkpoint:

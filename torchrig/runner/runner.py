@@ -599,7 +599,11 @@ class Runner(BuildMethods, CheckpointMethods):
         finished with a non-zero exit code, then the error propagates."""
         try:
             yield
-        except BaseException:
+        except BaseException as error:
+            try:
+                self.call_hook("on_exception", exception=error)
+            except Exception as err:  # the original error matters more
+                self.logger.warning(f"a hook failed while the run was stopping: {err!r}")
             try:
                 self.visualizer.close(exit_code=1)
             except Exception as err:  # the original error matters more

@@ -16,10 +16,10 @@ def build_evaluator(evaluator: Any) -> Evaluator:
 
     Args:
         evaluator: An ``Evaluator``; ``dict(type='Evaluator', metrics=[...])`` or any dict
-            with ``metrics`` (built through EVALUATOR); a single metric's config or a list
-            of metric configs/objects (wrapped in an ``Evaluator``).
+            with ``metrics`` (built through EVALUATOR); a single metric (config or object) or
+            a list of them (wrapped in an ``Evaluator``).
     """
-    from torchrig.evaluator import Evaluator
+    from torchrig.evaluator import BaseMetric, Evaluator
     from torchrig.registry import EVALUATOR
 
     if isinstance(evaluator, Evaluator):
@@ -28,7 +28,7 @@ def build_evaluator(evaluator: Any) -> Evaluator:
         cfg = copy.deepcopy(dict(evaluator))
         cfg.setdefault("type", "Evaluator")
         return EVALUATOR.build(cfg)
-    if isinstance(evaluator, (dict, list, tuple)):
+    if isinstance(evaluator, (dict, list, tuple, BaseMetric)):
         return Evaluator(evaluator)
     raise TypeError(
         "an evaluator must be an Evaluator, a metric config dict or a list of them, got "

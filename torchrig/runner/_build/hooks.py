@@ -25,8 +25,10 @@ DEFAULT_HOOKS: dict[str, dict[str, Any]] = dict(
     logger=dict(type="LoggerHook"),
     param_scheduler=dict(type="ParamSchedulerHook"),
     checkpoint=dict(type="CheckpointHook", interval=1),
+    progress=dict(type="ProgressBarHook"),
 )
-"""MMEngine's default hooks; ``default_hooks=dict(name=None)`` drops one, a dict replaces it."""
+"""MMEngine's default hooks, plus a progress display that is on only on a terminal;
+``default_hooks=dict(name=None)`` drops one, a dict replaces it."""
 
 
 def default_hook_cfgs(default_hooks: dict[str, Any] | None) -> list[Hook | dict]:
