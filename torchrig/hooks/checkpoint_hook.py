@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from torchrig.hooks._rules import DEFAULT_GREATER_KEYS, DEFAULT_LESS_KEYS, RULE_MAP
 from torchrig.hooks.hook import DATA_BATCH, Hook
 from torchrig.registry import HOOKS
 
@@ -120,24 +121,10 @@ class CheckpointHook(Hook):
 
     priority = "VERY_LOW"
 
-    rule_map: dict[str, Callable[[float, float], bool]] = {
-        "greater": lambda x, y: x > y,
-        "less": lambda x, y: x < y,
-    }
+    rule_map = RULE_MAP
     init_value_map = {"greater": -math.inf, "less": math.inf}
-    _default_greater_keys = [
-        "acc",
-        "top",
-        "AR@",
-        "auc",
-        "precision",
-        "mAP",
-        "mDice",
-        "mIoU",
-        "mAcc",
-        "aAcc",
-    ]
-    _default_less_keys = ["loss"]
+    _default_greater_keys = DEFAULT_GREATER_KEYS
+    _default_less_keys = DEFAULT_LESS_KEYS
 
     def __init__(
         self,

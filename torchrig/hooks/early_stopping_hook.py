@@ -6,6 +6,7 @@ import math
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from torchrig.hooks._rules import DEFAULT_GREATER_KEYS, DEFAULT_LESS_KEYS, RULE_MAP
 from torchrig.hooks.hook import Hook
 from torchrig.registry import HOOKS
 
@@ -31,20 +32,9 @@ class EarlyStoppingHook(Hook):
 
     priority = "LOWEST"
 
-    rule_map = {"greater": lambda x, y: x > y, "less": lambda x, y: x < y}
-    _default_greater_keys = [
-        "acc",
-        "top",
-        "AR@",
-        "auc",
-        "precision",
-        "mAP",
-        "mDice",
-        "mIoU",
-        "mAcc",
-        "aAcc",
-    ]
-    _default_less_keys = ["loss"]
+    rule_map = RULE_MAP
+    _default_greater_keys = DEFAULT_GREATER_KEYS
+    _default_less_keys = DEFAULT_LESS_KEYS
 
     def __init__(
         self,
