@@ -23,9 +23,16 @@ __all__ = ["HistoryBuffer"]
 _MAX_PENDING = 1024
 
 
+# ``torch.Tensor`` once torch is imported (this module does not import torch itself).
+_TENSOR_TYPE: list[Any] = [None]
+
+
 def _is_tensor(value: Any) -> bool:
     torch = sys.modules.get("torch")
-    return torch is not None and isinstance(value, torch.Tensor)
+    if torch is None:
+        return False
+    _TENSOR_TYPE[0] = torch.Tensor
+    return isinstance(value, torch.Tensor)
 
 
 def _to_floats(values: list[Any]) -> list[float]:
@@ -124,7 +131,7 @@ class HistoryBuffer:
         value_type = type(log_val)
         if value_type is float or value_type is int:
             pass
-        elif _is_tensor(log_val):
+        elif value_type is _TENSOR_TYPE[0] or _is_tensor(log_val):
             if log_val.numel() != 1:
                 raise TypeError(
                     "HistoryBuffer.update: a tensor value must hold one element, got shape "

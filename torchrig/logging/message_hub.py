@@ -13,6 +13,7 @@ from torchrig.utils import ManagerMixin
 __all__ = ["MessageHub"]
 
 _DEFAULT_NAME = "torchrig"
+_MISSING = object()
 
 
 class MessageHub(ManagerMixin):
@@ -67,8 +68,9 @@ class MessageHub(ManagerMixin):
             count: How many samples ``value`` sums up (see :meth:`HistoryBuffer.mean`).
             resumed: Whether the key is saved in ``state_dict()``.
         """
-        self._set_resumed_keys(key, resumed)
-        if isinstance(count, bool) or not isinstance(count, int):
+        if self._resumed_keys.get(key, _MISSING) is not resumed:  # a new key or a new flag
+            self._set_resumed_keys(key, resumed)
+        if type(count) is not int and (isinstance(count, bool) or not isinstance(count, int)):
             count = _valid_count(count)
         buffer = self._log_scalars.get(key)
         if buffer is None:
@@ -97,7 +99,8 @@ class MessageHub(ManagerMixin):
 
     def update_info(self, key: str, value: Any, resumed: bool = True) -> None:
         """Set runtime information ``key`` to ``value`` (latest wins)."""
-        self._set_resumed_keys(key, resumed)
+        if self._resumed_keys.get(key, _MISSING) is not resumed:
+            self._set_resumed_keys(key, resumed)
         self._runtime_info[key] = value
 
     def update_info_dict(self, info_dict: dict[str, Any], resumed: bool = True) -> None:

@@ -16,6 +16,14 @@ from torchrig.registry import MODELS
 __all__ = ["BaseModel"]
 
 
+def _reduced_mean(value: torch.Tensor) -> torch.Tensor:
+    """``value.mean()``; a floating-point scalar is its own mean, so it is returned as it is
+    (no extra autograd node to run forward and backward every iteration)."""
+    if value.ndim == 0 and value.is_floating_point():
+        return value
+    return value.mean()
+
+
 class BaseModel(BaseModule):
     """Base of the models the Runner trains.
 
@@ -92,16 +100,24 @@ class BaseModel(BaseModule):
             ``(loss, log_vars)``: the loss, with its graph, and an ordered dict of detached
             tensors, ``'loss'`` first, then each entry in order.
         """
+        if len(losses) == 1:  # the common case (one loss tensor): no lists, one detach
+            ((name, value),) = losses.items()
+            if type(value) is torch.Tensor and "loss" in name:
+                loss = _reduced_mean(value)
+                detached = loss.detach()
+                log_vars = OrderedDict(loss=detached)
+                log_vars[name] = detached
+                return loss, log_vars
         reduced: list[tuple[str, torch.Tensor]] = []
         for name, value in losses.items():
             if isinstance(value, torch.Tensor):
-                reduced.append((name, value.mean()))
+                reduced.append((name, _reduced_mean(value)))
             elif (
                 isinstance(value, (list, tuple))
                 and value
                 and all(isinstance(item, torch.Tensor) for item in value)
             ):
-                reduced.append((name, sum(item.mean() for item in value)))
+                reduced.append((name, sum(_reduced_mean(item) for item in value)))
             else:
                 raise TypeError(
                     f"parse_losses: {name!r} is a {type(value).__name__}, not a tensor or a "
