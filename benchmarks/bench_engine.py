@@ -68,12 +68,23 @@ def engine_train(
     marks: dict[str, Any],
     work_dir: str,
     first_iter_only: bool = False,
+    log_interval: int = 50,
+    visualizer: dict | None = None,
+    tracker_started: bool = False,
 ) -> Any:
-    """The raw loop's work through a Runner (default hooks, logging every 50 iterations)."""
+    """The raw loop's work through a Runner (default hooks, logging every ``log_interval``
+    iterations; ``visualizer``: its config, e.g. with a W&B backend, or the default;
+    ``tracker_started``: wait, before training, until the trackers' runs are started (a W&B
+    run takes about a second of CPU to start, on the writer's thread, which would otherwise
+    overlap the first epochs))."""
     from torchrig.hooks import Hook
     from torchrig.runner import Runner
 
     class Marks(Hook):
+        def before_train(self, runner) -> None:
+            if tracker_started:
+                runner.visualizer.flush()
+
         def before_train_epoch(self, runner) -> None:
             marks[f"epoch_{runner.epoch}"] = now()
 
@@ -97,9 +108,10 @@ def engine_train(
         ),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
         optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.05, momentum=0.9)),
-        default_hooks=dict(logger=dict(type="LoggerHook", interval=50), checkpoint=None),
+        default_hooks=dict(logger=dict(type="LoggerHook", interval=log_interval), checkpoint=None),
         custom_hooks=[FirstIter() if first_iter_only else Marks()],
         randomness=dict(seed=0),
+        visualizer=visualizer,
     )
     runner.train()
     return runner

@@ -6,6 +6,14 @@ LoggerHook does. Runs are interleaved (raw, tracked, raw, ...); the ratios of th
 the fastest runs are printed (on a shared, loaded machine the fastest runs are the steadier
 measure).
 Target: at most 1.25x. Run: ``python benchmarks/bench_tracking.py [--iters 2000 --repeats 3]``.
+
+``--runner`` measures issue 5's case instead: the tiny-model benchmark of ``bench_engine.py``
+through the Runner, its LoggerHook logging every iteration to a ``WandbVisBackend`` (offline,
+next to the local backend), against the raw loop of ``_raw_loop.py``, interleaved round by
+round; time per iteration after the first epoch, and the time the W&B run needs to finish
+after training (the Runner's ``after_run``), reported apart. Training starts once the W&B
+run has started (``--overlap-start``: as soon as the Runner is ready, the run's start then
+overlapping the first epochs).
 """
 
 from __future__ import annotations
@@ -56,19 +64,103 @@ def run_loop(iters: int, features, labels, visualizer=None) -> tuple[float, floa
     return time.perf_counter() - start, time.process_time() - cpu_start
 
 
+def runner_case(rounds: int, max_epochs: int, started: bool = True) -> None:
+    """Issue 5's speed target: the Runner with W&B (offline) logging every iteration.
+
+    With ``started``, training begins once the W&B run is started (as the Visualizer case
+    does); without it, the run's start (about a second of CPU on the writer's thread) overlaps
+    the first epochs and is part of the measure."""
+    import logging
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    here = Path(__file__).resolve().parent
+    sys.path.insert(0, str(here.parent))
+    sys.path.insert(0, str(here))
+    from _raw_loop import MLP, Digits, now, raw_train
+    from bench_engine import engine_train
+
+    logging.basicConfig(level=logging.WARNING)
+    torch.set_num_threads(1)
+    dataset = Digits()
+    counted = -(-len(dataset) // 32) * (max_epochs - 1)
+    raw: list[tuple[float, float]] = []
+    tracked: list[tuple[float, float]] = []
+    finish: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(rounds):
+            for side in ("raw", "tracked") if index % 2 == 0 else ("tracked", "raw"):
+                torch.manual_seed(0)
+                marks: dict = {}
+                if side == "raw":
+                    raw_train(MLP(), dataset, 32, max_epochs, marks)
+                else:
+                    visualizer = dict(
+                        type="Visualizer",
+                        name=f"bench-wandb-{index}",
+                        vis_backends=[
+                            dict(type="LocalVisBackend"),
+                            dict(type="WandbVisBackend", init_kwargs=dict(project="bench")),
+                        ],
+                    )
+                    work_dir = os.path.join(tmp, f"run{index}")
+                    engine_train(
+                        MLP(),
+                        dataset,
+                        32,
+                        max_epochs,
+                        marks,
+                        work_dir,
+                        False,
+                        1,
+                        visualizer,
+                        tracker_started=started,
+                    )
+                    # LoggerHook.after_run closed the visualizer: W&B's run is finished.
+                    finish.append(now()[0] - marks["end"][0])
+                (wall_start, cpu_start), (wall_end, cpu_end) = marks["epoch_1"], marks["end"]
+                timing = ((wall_end - wall_start) / counted, (cpu_end - cpu_start) / counted)
+                (raw if side == "raw" else tracked).append(timing)
+    for kind, slot in (("wall", 0), ("cpu", 1)):
+        raw_times = [t[slot] for t in raw]
+        tracked_times = [t[slot] for t in tracked]
+        raw_med, tracked_med = statistics.median(raw_times), statistics.median(tracked_times)
+        print(
+            f"per iteration, {kind}: raw {raw_med * 1e3:.3f} ms (min {min(raw_times) * 1e3:.3f}), "
+            f"Runner + W&B every iteration {tracked_med * 1e3:.3f} ms "
+            f"(min {min(tracked_times) * 1e3:.3f}): ratio of medians {tracked_med / raw_med:.3f}x, "
+            f"of minima {min(tracked_times) / min(raw_times):.3f}x (target <= 1.25x)"
+        )
+    print(f"finishing the W&B run after training (median): {statistics.median(finish):.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--runner", action="store_true", help="issue 5's case: the Runner, LoggerHook(interval=1)"
+    )
+    parser.add_argument("--epochs", type=int, default=45, help="epochs of the --runner case")
+    parser.add_argument(
+        "--overlap-start",
+        action="store_true",
+        help="--runner: do not wait for the W&B run to start before training",
+    )
     args = parser.parse_args()
+    os.environ.setdefault("WANDB_MODE", "offline")
+    os.environ.setdefault("WANDB_SILENT", "true")
+    if args.runner:
+        runner_case(args.repeats, args.epochs, not args.overlap_start)
+        return
 
     import torch
 
     from torchrig.visualization import Visualizer
 
     torch.set_num_threads(1)
-    os.environ.setdefault("WANDB_MODE", "offline")
-    os.environ.setdefault("WANDB_SILENT", "true")
     features, labels = _data()
     run_loop(200, features, labels)  # warm-up
     raw, tracked = [], []

@@ -43,6 +43,37 @@ class IterTimerHook(Hook):
         if mode != "train":
             self.time_sec_test_val = 0.0
 
+    def before_train_iter(
+        self, runner: Runner, batch_idx: int, data_batch: DATA_BATCH = None
+    ) -> None:
+        if type(self)._before_iter is not IterTimerHook._before_iter:  # a subclass's own
+            self._before_iter(runner, batch_idx=batch_idx, data_batch=data_batch, mode="train")
+            return
+        runner.message_hub.update_scalar("train/data_time", time.perf_counter() - self._t)
+
+    def after_train_iter(
+        self,
+        runner: Runner,
+        batch_idx: int,
+        data_batch: DATA_BATCH = None,
+        outputs: Any = None,
+    ) -> None:
+        if type(self)._after_iter is not IterTimerHook._after_iter:  # a subclass's own
+            self._after_iter(
+                runner, batch_idx=batch_idx, data_batch=data_batch, outputs=outputs, mode="train"
+            )
+            return
+        now = time.perf_counter()
+        iter_time = now - self._t
+        self._t = now
+        hub = runner.message_hub
+        hub.update_scalar("train/time", iter_time)
+        self.time_sec_tot += iter_time
+        done_iters = runner.iter
+        done = done_iters - self.start_iter + 1
+        left = runner.max_iters - done_iters - 1
+        hub.update_info("eta", self.time_sec_tot / done * left)
+
     def _before_iter(
         self,
         runner: Runner,

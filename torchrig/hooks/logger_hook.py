@@ -103,6 +103,7 @@ class LoggerHook(Hook):
         self.log_metric_by_epoch = log_metric_by_epoch
         self.backend_args = backend_args
         self.json_log_path: str | None = None
+        self._epoch_len: tuple[Any, int, int] | None = None  # (dataloader, epoch, its length)
 
     def before_run(self, runner: Runner) -> None:
         if self.out_dir is not None:
@@ -118,10 +119,7 @@ class LoggerHook(Hook):
         data_batch: DATA_BATCH = None,
         outputs: dict | None = None,
     ) -> None:
-        try:
-            epoch_len = len(runner.train_dataloader)
-        except TypeError:  # an iterable dataset without a length: no epoch end to mark
-            epoch_len = -1
+        epoch_len = self._train_epoch_len(runner)
         last_of_epoch = batch_idx + 1 == epoch_len
         if self.every_n_train_iters(runner, self.interval_exp_name) or last_of_epoch:
             runner.logger.info(f"Exp name: {runner.experiment_name}")
@@ -137,6 +135,20 @@ class LoggerHook(Hook):
         tag.setdefault("epoch", runner.epoch + 1)
         tag.setdefault("iter", step)
         runner.visualizer.add_scalars(tag, step=step, file_path=self.json_log_path)
+
+    def _train_epoch_len(self, runner: Runner) -> int:
+        """``len(runner.train_dataloader)`` (-1 without one), read once per epoch."""
+        dataloader = runner.train_dataloader
+        epoch = runner.epoch
+        cached = self._epoch_len
+        if cached is not None and cached[0] is dataloader and cached[1] == epoch:
+            return cached[2]
+        try:
+            epoch_len = len(dataloader)
+        except TypeError:  # an iterable dataset without a length: no epoch end to mark
+            epoch_len = -1
+        self._epoch_len = (dataloader, epoch, epoch_len)
+        return epoch_len
 
     def after_val_iter(
         self,

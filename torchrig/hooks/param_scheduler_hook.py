@@ -48,6 +48,8 @@ class ParamSchedulerHook(Hook):
         data_batch: DATA_BATCH = None,
         outputs: dict | None = None,
     ) -> None:
+        if not runner.param_schedulers:  # nothing to step (the common case without any)
+            return
         self._step(runner, lambda scheduler: not scheduler.by_epoch)
 
     def after_train_epoch(self, runner: Runner) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from torchrig.hooks.hook import DATA_BATCH, Hook
+from torchrig.optim.optimizer.base import BaseOptimWrapper
 from torchrig.registry import HOOKS
 
 if TYPE_CHECKING:
@@ -42,6 +43,13 @@ class RuntimeInfoHook(Hook):
 
     def __init__(self) -> None:
         self._last_loop_stage: str | None = None
+        self._train_keys: dict[str, str] = {}  # name -> 'train/<name>', built once per name
+
+    def _train_key(self, name: str) -> str:
+        key = self._train_keys.get(name)
+        if key is None:
+            key = self._train_keys[name] = f"train/{name}"
+        return key
 
     def before_run(self, runner: Runner) -> None:
         from torchrig.version import __version__
@@ -78,13 +86,22 @@ class RuntimeInfoHook(Hook):
     ) -> None:
         hub = runner.message_hub
         hub.update_info("iter", runner.iter)
-        lr_dict = runner.optim_wrapper.get_lr()
-        if not isinstance(lr_dict, dict):
+        optim_wrapper = runner.optim_wrapper
+        wrapper_type = type(optim_wrapper)
+        if (
+            wrapper_type.get_lr is BaseOptimWrapper.get_lr
+            and wrapper_type.param_groups is BaseOptimWrapper.param_groups
+        ):  # what get_lr() would return: {'lr': [the lr of each group]}
+            hub.update_scalar("train/lr", optim_wrapper.optimizer.param_groups[0]["lr"])
+            return
+        lr_dict = optim_wrapper.get_lr()
+        if type(lr_dict) is not dict and not isinstance(lr_dict, dict):
             raise TypeError(
                 f"optim_wrapper.get_lr() must return a dict of lists, got {type(lr_dict).__name__}"
             )
+        train_key = self._train_key
         for name, values in lr_dict.items():
-            hub.update_scalar(f"train/{name}", values[0])
+            hub.update_scalar(train_key(name), values[0])
 
     def after_train_iter(
         self,
@@ -96,8 +113,9 @@ class RuntimeInfoHook(Hook):
         if outputs is None:
             return
         hub = runner.message_hub
+        train_key = self._train_key
         for key, value in outputs.items():
-            hub.update_scalar(f"train/{key}", value)
+            hub.update_scalar(train_key(key), value)
 
     def before_val(self, runner: Runner) -> None:
         self._last_loop_stage = runner.message_hub.get_info("loop_stage")

@@ -37,6 +37,12 @@ def _is_tensor(value: Any) -> bool:
 
 def _to_floats(values: list[Any]) -> list[float]:
     """Python numbers for ``values``: tensors converted together, one transfer per device/dtype."""
+    tensor_type = _TENSOR_TYPE[0]
+    if tensor_type is None or not any(isinstance(value, tensor_type) for value in values):
+        return values  # numbers already (``update`` converts everything else)
+    stacked = _stack_scalars(values)
+    if stacked is not None:
+        return stacked
     tensor_slots: dict[tuple[Any, Any], list[int]] = {}
     for i, value in enumerate(values):
         if _is_tensor(value):
@@ -51,6 +57,29 @@ def _to_floats(values: list[Any]) -> list[float]:
         for i, number in zip(slots, numbers):
             out[i] = number
     return out
+
+
+def _stack_scalars(values: list[Any]) -> list[float] | None:
+    """The usual case of :func:`_to_floats`: zero-dimensional CPU tensors of one dtype (a
+    loss logged every iteration) become Python numbers in one ``stack``; None otherwise."""
+    tensor_type = _TENSOR_TYPE[0]
+    first = values[0]
+    if tensor_type is None or type(first) is not tensor_type:
+        return None
+    if len(values) == 1:  # logged every iteration: one value at a time
+        return [first.tolist()] if first.ndim == 0 else None
+    dtype = first.dtype
+    for value in values:
+        if (
+            type(value) is not tensor_type
+            or value.ndim != 0
+            or value.dtype is not dtype
+            or not value.is_cpu
+        ):
+            return None
+    import torch
+
+    return torch.stack(values).tolist()
 
 
 class HistoryBuffer:
@@ -158,8 +187,33 @@ class HistoryBuffer:
             self._append(pending[0][0], float(pending[0][1]))
             return
         values = _to_floats([v for v, _ in pending])
-        for value, (_, count) in zip(values, pending):
-            self._append(float(value), float(count))
+        self._extend([float(value) for value in values], [float(count) for _, count in pending])
+
+    def _extend(self, values: list[float], counts: list[float]) -> None:
+        """``_append`` of each value in turn (the same arithmetic, in the same order), in
+        one pass while the ring buffer has room."""
+        store = self._values
+        if len(store) + len(values) > self.max_length:
+            for value, count in zip(values, counts):
+                self._append(value, count)
+            return
+        value_sum, count_sum = self._value_sum, self._count_sum
+        largest, smallest = self._max, self._min
+        non_finite = self._non_finite
+        for value, count in zip(values, counts):
+            count_sum += count
+            if value - value == 0.0:  # finite
+                value_sum += value
+            else:
+                non_finite[_kind(value)] += 1
+            if value > largest:
+                largest = value
+            if value < smallest:
+                smallest = value
+        store.extend(values)
+        self._counts.extend(counts)
+        self._value_sum, self._count_sum = value_sum, count_sum
+        self._max, self._min = largest, smallest
 
     def _append(self, value: float, count: float) -> None:
         values = self._values

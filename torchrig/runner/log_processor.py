@@ -224,7 +224,7 @@ class LogProcessor:
                 tag[key] = buffer.mean(self.window_size)
             else:
                 tag[key] = buffer.current()
-        for cfg in copy.deepcopy(custom_cfg):
+        for cfg in copy.deepcopy(custom_cfg) if custom_cfg else ():
             data_src = cfg.pop("data_src")
             log_name = cfg.pop("log_name", data_src)
             if reserve_prefix:
@@ -270,7 +270,10 @@ class LogProcessor:
         self, runner: Any, batch_idx: int, custom_cfg: list[dict[str, Any]] | None = None
     ) -> list[dict[str, Any]]:
         """``custom_cfg`` with ``'epoch'``/``'global'`` windows turned into ints."""
-        parsed = copy.deepcopy(self.custom_cfg if custom_cfg is None else custom_cfg)
+        source = self.custom_cfg if custom_cfg is None else custom_cfg
+        if not source:  # the default: nothing to copy
+            return []
+        parsed = copy.deepcopy(source)
         for cfg in parsed:
             window = cfg.get("window_size")
             if window == "epoch":

@@ -40,6 +40,8 @@ class BaseDataPreprocessor(nn.Module):
 
     def cast_data(self, data: Any) -> Any:
         """Return ``data`` with its tensors (at any depth) on ``self.device``."""
+        if type(data) is dict:  # the usual batch: a dict of tensors
+            return {key: self._cast_item(value) for key, value in data.items()}
         if isinstance(data, torch.Tensor):
             return data.to(self._device, non_blocking=self._non_blocking)
         if isinstance(data, Mapping):
@@ -53,6 +55,13 @@ class BaseDataPreprocessor(nn.Module):
         if callable(getattr(data, "to", None)) and not isinstance(data, nn.Module):
             return data.to(self._device, non_blocking=self._non_blocking)
         return data
+
+    def _cast_item(self, value: Any) -> Any:
+        if type(value) is torch.Tensor:
+            if value.is_cpu and self._device.type == "cpu":
+                return value  # what ``value.to('cpu')`` returns, without the call
+            return value.to(self._device, non_blocking=self._non_blocking)
+        return self.cast_data(value)
 
     def forward(self, data: Any, training: bool = False) -> Any:
         """Move ``data`` to the device.

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
@@ -21,6 +21,21 @@ _CLIP_FUNCS: dict[str, tuple[Callable[..., Any], str]] = {
     "norm": (nn.utils.clip_grad_norm_, "grad_norm"),
     "value": (nn.utils.clip_grad_value_, "grad_value"),
 }
+
+
+_NO_CONTEXT = nullcontext()  # reusable: enters and exits as often as asked
+_PLAIN_CLASSES: dict[type, bool] = {}
+_UPDATE_STEPS = ("scale_loss", "backward", "should_update", "step", "zero_grad")
+
+
+def _plain(cls: type) -> bool:
+    """Whether ``cls`` updates with OptimWrapper's own steps (no subclass overrides them)."""
+    plain = _PLAIN_CLASSES.get(cls)
+    if plain is None:
+        plain = _PLAIN_CLASSES[cls] = all(
+            getattr(cls, name) is getattr(OptimWrapper, name) for name in _UPDATE_STEPS
+        )
+    return plain
 
 
 def _has_batch_norm(model: nn.Module) -> bool:
@@ -110,6 +125,21 @@ class OptimWrapper(BaseOptimWrapper):
             step_kwargs: Keyword arguments for ``optimizer.step``.
             zero_kwargs: Keyword arguments for ``optimizer.zero_grad``.
         """
+        if self._accumulative_counts == 1 and self.clip_func is None and _plain(type(self)):
+            # The usual case, with the same calls as below but none of the bookkeeping:
+            # nothing to scale, clip or wait for.
+            loss.backward()
+            self._inner_count += 1
+            optimizer = self.optimizer
+            if step_kwargs:
+                optimizer.step(**step_kwargs)
+            else:
+                optimizer.step()
+            if zero_kwargs:
+                optimizer.zero_grad(**zero_kwargs)
+            else:
+                optimizer.zero_grad()
+            return
         loss = self.scale_loss(loss)
         self.backward(loss)
         if self.should_update():
@@ -205,17 +235,17 @@ class OptimWrapper(BaseOptimWrapper):
         next_count = self._inner_count + 1
         return next_count % self._accumulative_counts == 0 or next_count == self._max_counts
 
-    @contextmanager
-    def optim_context(self, model: nn.Module) -> Generator[None, None, None]:
+    def optim_context(self, model: nn.Module) -> AbstractContextManager[Any]:
         """Context for the forward and backward of ``model``.
 
         Skips the gradient all-reduce (``model.no_sync()``) for iterations that only accumulate.
         """
-        if not self.should_sync() and hasattr(model, "no_sync"):
-            with model.no_sync():
-                yield
-        else:
-            yield
+        if (
+            self._accumulative_counts != 1 or type(self).should_sync is not OptimWrapper.should_sync
+        ) and not self.should_sync():  # (with one count per update, every backward syncs)
+            if hasattr(model, "no_sync"):
+                return model.no_sync()
+        return _NO_CONTEXT
 
     @property
     def inner_count(self) -> int:
