@@ -37,9 +37,21 @@ _SUBPACKAGES = frozenset(
 )
 
 
+# MMEngine re-exports these packages' names at its top level (``mmengine.Config``,
+# ``from mmengine import dump``); so does torchrig, each imported on first use.
+_REEXPORTED_FROM = ("config", "fileio", "logging", "registry", "utils")
+
+
 def __getattr__(name: str) -> Any:
     if name in _SUBPACKAGES:
         return importlib.import_module(f"torchrig.{name}")
+    if not name.startswith("_"):
+        for package in _REEXPORTED_FROM:
+            module = importlib.import_module(f"torchrig.{package}")
+            if name in getattr(module, "__all__", ()):
+                value = getattr(module, name)
+                globals()[name] = value
+                return value
     raise AttributeError(f"module 'torchrig' has no attribute {name!r}")
 
 
