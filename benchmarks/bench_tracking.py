@@ -64,12 +64,24 @@ def run_loop(iters: int, features, labels, visualizer=None) -> tuple[float, floa
     return time.perf_counter() - start, time.process_time() - cpu_start
 
 
-def runner_case(rounds: int, max_epochs: int, started: bool = True) -> None:
+_BACKENDS = {
+    "wandb": [
+        dict(type="LocalVisBackend"),
+        dict(type="WandbVisBackend", init_kwargs=dict(project="bench")),
+    ],
+    "local": [dict(type="LocalVisBackend")],
+    "none": [],
+}
+
+
+def runner_case(rounds: int, max_epochs: int, started: bool = True, vis: str = "wandb") -> None:
     """Issue 5's speed target: the Runner with W&B (offline) logging every iteration.
 
     With ``started``, training begins once the W&B run is started (as the Visualizer case
     does); without it, the run's start (about a second of CPU on the writer's thread) overlaps
-    the first epochs and is part of the measure."""
+    the first epochs and is part of the measure. ``vis`` picks the backends: ``wandb`` (the
+    target: local + W&B), ``local`` or ``none`` (to see what the log line and the Runner cost
+    without a tracker)."""
     import logging
     import sys
     from pathlib import Path
@@ -100,10 +112,7 @@ def runner_case(rounds: int, max_epochs: int, started: bool = True) -> None:
                     visualizer = dict(
                         type="Visualizer",
                         name=f"bench-wandb-{index}",
-                        vis_backends=[
-                            dict(type="LocalVisBackend"),
-                            dict(type="WandbVisBackend", init_kwargs=dict(project="bench")),
-                        ],
+                        vis_backends=_BACKENDS[vis],
                     )
                     work_dir = os.path.join(tmp, f"run{index}")
                     engine_train(
@@ -129,11 +138,11 @@ def runner_case(rounds: int, max_epochs: int, started: bool = True) -> None:
         raw_med, tracked_med = statistics.median(raw_times), statistics.median(tracked_times)
         print(
             f"per iteration, {kind}: raw {raw_med * 1e3:.3f} ms (min {min(raw_times) * 1e3:.3f}), "
-            f"Runner + W&B every iteration {tracked_med * 1e3:.3f} ms "
+            f"Runner + {vis} every iteration {tracked_med * 1e3:.3f} ms "
             f"(min {min(tracked_times) * 1e3:.3f}): ratio of medians {tracked_med / raw_med:.3f}x, "
             f"of minima {min(tracked_times) / min(raw_times):.3f}x (target <= 1.25x)"
         )
-    print(f"finishing the W&B run after training (median): {statistics.median(finish):.2f} s")
+    print(f"finishing the run(s) after training (median): {statistics.median(finish):.2f} s")
 
 
 def main() -> None:
@@ -149,11 +158,17 @@ def main() -> None:
         action="store_true",
         help="--runner: do not wait for the W&B run to start before training",
     )
+    parser.add_argument(
+        "--vis",
+        choices=sorted(_BACKENDS),
+        default="wandb",
+        help="--runner: the backends (wandb: local + W&B, the target; local; none)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
     if args.runner:
-        runner_case(args.repeats, args.epochs, not args.overlap_start)
+        runner_case(args.repeats, args.epochs, not args.overlap_start, args.vis)
         return
 
     import torch

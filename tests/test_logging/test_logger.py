@@ -111,3 +111,19 @@ def test_print_log(capsys) -> None:
         print_log("x", logger="ghost")
     with pytest.raises(TypeError):
         print_log("x", logger=3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("color", [True, False])
+def test_formatter_lines_match_logging_formatter(color) -> None:
+    from torchrig.logging.logger import MMFormatter
+
+    formatter = MMFormatter(color=color, datefmt="%Y/%m/%d %H:%M:%S")
+    for level in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR):
+        for msg, args in (("value %s", ("x",)), ("100%% done", ()), ("plain", None)):
+            record = logging.LogRecord("torchrig", level, "/a.py", 3, msg, args, None, "fn")
+            twin = logging.LogRecord("torchrig", level, "/a.py", 3, msg, args, None, "fn")
+            twin.created = record.created
+            line = formatter.format(record)
+            formatter._style._fmt = formatter._formats[logging.getLevelName(level)]
+            assert line == logging.Formatter.format(formatter, twin)
+            assert record.asctime == twin.asctime and record.message == twin.message

@@ -164,3 +164,131 @@ def test_journal_segments_survive_a_torn_line(tmp_path):
     assert (second.start, second.entries) == (4, 1)
     assert read_journal(path, 0, 2) == [(1, {"loss": 1.0}), (2, {"loss": 2.0})]
     assert read_journal(path, second.start, second.entries) == [(5, {"loss": 5.0})]
+
+
+def _run_of(backend: WandbVisBackend, save_dir: str):
+    run_id = backend.experiment.id
+    backend.close()
+    (path,) = wandb_run_files(save_dir, run_id)
+    return read_wandb_run(path)
+
+
+def test_log_files_are_saved_and_console_capture_is_off_by_default(wandb_offline):
+    log_dir = wandb_offline / "work" / "20260101_000000"
+    save_dir = str(log_dir / "vis_data")
+    log_dir.mkdir(parents=True)
+    (log_dir / "20260101_000000.log").write_text("first line\n")
+    backend = WandbVisBackend(save_dir)
+    assert backend.experiment.settings.console == "off"
+    print("a line on stdout")
+    (log_dir / "late.log").write_text("written after the run started\n")
+    backend.add_scalars({"loss": 1.0}, step=1)
+    run = _run_of(backend, save_dir)
+    assert {"20260101_000000.log", "late.log"} <= set(run.files)
+    assert "output.log" not in run.files
+    assert "output.log" not in os.listdir(backend.experiment.dir)
+    (saved,) = [p for p in os.listdir(backend.experiment.dir) if p == "20260101_000000.log"]
+    assert open(os.path.join(backend.experiment.dir, saved)).read() == "first line\n"
+
+    (wandb_offline / "q").mkdir()
+    (wandb_offline / "q" / "other.log").write_text("x\n")
+    quiet = WandbVisBackend(str(wandb_offline / "q" / "vis_data"), save_log_files=False)
+    assert "other.log" not in _run_of(quiet, str(wandb_offline / "q" / "vis_data")).files
+
+
+@pytest.mark.parametrize(
+    "init_kwargs",
+    [dict(settings=dict(console="wrap")), dict(settings="wandb.Settings(console='wrap')")],
+)
+def test_console_capture_on_when_init_kwargs_ask(wandb_offline, init_kwargs):
+    import wandb
+
+    if isinstance(init_kwargs["settings"], str):
+        init_kwargs = dict(settings=wandb.Settings(console="wrap", silent=True))
+    save_dir = str(wandb_offline / "c" / "vis_data")
+    backend = WandbVisBackend(save_dir, init_kwargs=init_kwargs)
+    assert backend.experiment.settings.console == "wrap"
+    print("captured line")
+    backend.add_scalars({"loss": 1.0}, step=1)
+    run_dir = backend.experiment.dir
+    _run_of(backend, save_dir)
+    with open(os.path.join(run_dir, "output.log"), encoding="utf-8") as f:
+        assert "captured line" in f.read()
+
+
+def test_wire_rows_equal_what_protobuf_builds(wandb_offline):
+    from wandb.proto import wandb_server_pb2 as spb
+
+    from torchrig.visualization._wandb_wire import RowEncoder, proto_request
+
+    save_dir = str(wandb_offline / "e")
+    backend = WandbVisBackend(save_dir)
+    interface = backend.experiment._interface
+    encoder = RowEncoder(interface)
+    rows = [
+        (1, {"loss": 0.1, "iter": 1}),
+        (2**40, {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}),
+        (3, {"big": 10**200, "neg": -(2**70), "x" * 5000: 1.5, "ünï/ködé": -0.0}),
+        (4, {}),
+    ]
+    for step, row in rows:
+        framed = encoder.encode(step, row, 1.5e9)
+        assert int.from_bytes(framed[1:5], "little") == len(framed) - 5
+        assert spb.ServerRequest.FromString(framed[5:]) == proto_request(
+            interface, step, row, 1.5e9
+        )
+    # Through the backend: these values reach the run file.
+    backend.add_scalars(rows[0][1], step=1)
+    backend.add_scalars(rows[1][1], step=2)
+    backend.add_scalars(rows[2][1], step=3)
+    history = _run_of(backend, save_dir).history
+    assert [row["_step"] for row in history] == [1, 2, 3]
+    assert history[1]["inf"] == float("inf") and history[1]["nan"] != history[1]["nan"]
+    assert float(history[2]["big"]) == float(10**200) and history[2]["x" * 5000] == 1.5
+
+
+_CONSOLE_SCRIPT = """
+import os, sys
+from torchrig.visualization import WandbVisBackend
+
+root = sys.argv[1]
+quiet = WandbVisBackend(os.path.join(root, "a", "vis_data"))
+quiet.experiment
+assert sys.stdout.write.__name__ == "write_with_callbacks_when_capturing", sys.stdout.write
+print("not captured")
+loud = WandbVisBackend(
+    os.path.join(root, "b", "vis_data"), init_kwargs=dict(settings=dict(console="wrap"))
+)
+print("captured", loud.experiment.dir)
+loud.close()
+quiet.close()
+print("after the runs")
+"""
+
+
+def test_console_hook_skipped_while_idle_and_used_when_a_run_captures(wandb_offline):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([_REPO, *sys.path]))
+    done = subprocess.run(
+        [sys.executable, "-c", _CONSOLE_SCRIPT, str(wandb_offline)],
+        env=env,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "not captured" in done.stdout and "after the runs" in done.stdout
+    run_dir = done.stdout.split("captured ", 1)[1].split()[0]
+    with open(os.path.join(run_dir, "output.log"), encoding="utf-8") as f:
+        captured = f.read()
+    assert "captured" in captured and "not captured" not in captured
+
+
+@pytest.mark.parametrize("as_object", [False, True])
+def test_console_off_kept_with_user_settings_that_do_not_name_it(wandb_offline, as_object):
+    import wandb
+
+    settings = wandb.Settings(silent=True) if as_object else dict(silent=True)
+    backend = WandbVisBackend(str(wandb_offline / "s"), init_kwargs=dict(settings=settings))
+    assert backend.experiment.settings.console == "off"
+    assert backend.experiment.settings.silent is True
+    backend.close()

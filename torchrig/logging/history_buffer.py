@@ -345,7 +345,8 @@ class HistoryBuffer:
         Raises:
             ValueError: When the buffer is empty.
         """
-        self._flush()
+        if self._pending:
+            self._flush()
         if not self._values:
             raise ValueError("HistoryBuffer is empty: call update() first")
         return self._values[self._start - 1]

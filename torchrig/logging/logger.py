@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import sys
+import time
 from logging import Logger, LogRecord
 from typing import Any
 
@@ -47,6 +48,7 @@ class MMFormatter(logging.Formatter):
         if blink and not color:
             raise ValueError("MMFormatter: blink=True needs color=True")
         self._formats = {}
+        self._plain_levels: dict[str, str] = {}  # level -> its (coloured) name, no source place
         for level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             name = level
             if color:
@@ -55,9 +57,30 @@ class MMFormatter(logging.Formatter):
             fmt = f"%(asctime)s - %(name)s - {name} - "
             if level in ("ERROR", "CRITICAL"):
                 fmt += "%(pathname)s - %(funcName)s - %(lineno)d - "
+            else:
+                self._plain_levels[level] = name
             self._formats[level] = fmt + "%(message)s"
+        self._time_cache: tuple[int, str] = (-1, "")  # (second, its formatted time)
 
     def format(self, record: LogRecord) -> str:
+        level_name = self._plain_levels.get(record.levelname)
+        if (
+            level_name is not None
+            and self.datefmt
+            and not (record.exc_info or record.exc_text or record.stack_info)
+            and type(self).formatTime is logging.Formatter.formatTime
+            and self.converter is time.localtime
+        ):
+            # What logging.Formatter.format makes of this record's format, without its
+            # general machinery; the time string is formatted once per second.
+            record.message = record.getMessage()
+            second = int(record.created)
+            cached_second, asctime = self._time_cache
+            if second != cached_second:
+                asctime = time.strftime(self.datefmt, time.localtime(second))
+                self._time_cache = (second, asctime)
+            record.asctime = asctime
+            return f"{asctime} - {record.name} - {level_name} - {record.message}"
         self._style._fmt = self._formats.get(record.levelname, self._formats["INFO"])
         return super().format(record)
 

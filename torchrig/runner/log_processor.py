@@ -56,6 +56,7 @@ class LogProcessor:
         self.log_with_hierarchy = log_with_hierarchy
         self.mean_pattern = mean_pattern
         self._mean_regex = re.compile(mean_pattern)
+        self._averaged: dict[str, bool] = {}  # key -> whether mean_pattern matches it
         self._check_custom_cfg()
 
     def get_log_after_iter(self, runner: Any, batch_idx: int, mode: str) -> tuple[dict, str]:
@@ -214,16 +215,20 @@ class LogProcessor:
     ) -> OrderedDict[str, Any]:
         """Statistics of the scalars of ``mode``, named with or without the ``mode/`` prefix."""
         prefix = f"{mode}/"
-        mode_scalars = OrderedDict()
-        for key, buffer in runner.message_hub.log_scalars.items():
-            if key.startswith(prefix):
-                mode_scalars[key if reserve_prefix else key[len(prefix) :]] = buffer
+        cut = 0 if reserve_prefix else len(prefix)
+        mode_scalars: dict[str, Any] = {}
         tag: OrderedDict[str, Any] = OrderedDict()
-        for key, buffer in mode_scalars.items():
-            if self._mean_regex.search(key) is not None:
-                tag[key] = buffer.mean(self.window_size)
-            else:
-                tag[key] = buffer.current()
+        averaged = self._averaged
+        window_size = self.window_size
+        for key, buffer in runner.message_hub.log_scalars.items():
+            if not key.startswith(prefix):
+                continue
+            name = key[cut:]
+            mode_scalars[name] = buffer
+            mean = averaged.get(name)
+            if mean is None:
+                mean = averaged[name] = self._mean_regex.search(name) is not None
+            tag[name] = buffer.mean(window_size) if mean else buffer.current()
         for cfg in copy.deepcopy(custom_cfg) if custom_cfg else ():
             data_src = cfg.pop("data_src")
             log_name = cfg.pop("log_name", data_src)

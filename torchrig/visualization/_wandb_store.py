@@ -20,6 +20,8 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
+from torchrig.visualization._values import dumps_flat
+
 __all__ = ["Journal", "history_steps", "iter_records", "read_journal", "wait_for_exit_record"]
 
 _HEADER = struct.Struct("<4sHB")
@@ -134,7 +136,7 @@ class Journal:
             torn = bool(data) and not data.endswith(b"\n")
         else:
             torn = False
-        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115
+        self._file: IO[str] = open(path, "a", encoding="utf-8", buffering=1 << 16)  # noqa: SIM115
         if torn:  # a process killed mid-line: end that line so ours start clean
             self._file.write("\n")
             self.start += 1
@@ -142,7 +144,7 @@ class Journal:
 
     def append(self, step: int, row: dict) -> None:
         """Record one row (values already plain numbers)."""
-        self._file.write(json.dumps({"step": step, "row": row}, default=str) + "\n")
+        self._file.write(f'{{"step": {int(step)}, "row": {dumps_flat(row)}}}\n')
         self.entries += 1
 
     def sync(self) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import glob
-import json
-import math
 import os
 import os.path as osp
 import re
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +20,7 @@ from torchrig.visualization._wandb_store import (
     read_journal,
     wait_for_exit_record,
 )
+from torchrig.visualization._wandb_wire import RowEncoder, proto_request
 from torchrig.visualization._writer import register_exit_close, report
 from torchrig.visualization.base_vis_backend import BaseVisBackend, force_init_env, import_tracker
 
@@ -58,10 +58,20 @@ class WandbVisBackend(BaseVisBackend):
     :meth:`load_state_dict` re-sends, to the same run id, each row logged before the checkpoint
     that W&B's run files do not hold (W&B's writer loses its buffer when a process is killed).
 
+    Console and log file: W&B's console capture (which forwards every line printed to stdout
+    and stderr to its service, costing about as much per log line as a small model's training
+    step) is off unless ``init_kwargs`` ask for it (``settings=dict(console="auto")`` or a
+    ``wandb.Settings`` with ``console`` set, or ``WANDB_CONSOLE``). Instead, the run's log
+    files (every ``*.log`` in the parent of ``save_dir``: the Runner's
+    ``work_dir/<timestamp>/<timestamp>.log``) are added to the run's files and uploaded when it
+    ends. Trade-off: W&B's *Logs* tab stays empty and output that bypasses the logger (bare
+    ``print``, tracebacks) is not in the run. While no run captures the console, writes to
+    stdout/stderr also skip the hook that importing wandb puts on them.
+
     Args:
         save_dir: Directory for W&B's files (``init_kwargs['dir']`` defaults to it).
-        init_kwargs: Passed to ``wandb.init`` as they are (``project``, ``entity``, ``name``,
-            ``mode``...).
+        init_kwargs: Passed to ``wandb.init`` (``project``, ``entity``, ``name``, ``mode``...);
+            ``settings.console`` defaults to ``"off"`` (see above).
         define_metric_cfg: ``{metric: summary}`` (e.g. ``{'accuracy': 'max'}``) or a list of
             ``wandb.define_metric`` keyword dicts.
         commit: Kept for MMEngine configs; rows are committed when a larger step arrives (or
@@ -71,8 +81,10 @@ class WandbVisBackend(BaseVisBackend):
         log_checkpoint: Upload checkpoints given to :meth:`log_checkpoint` as artifacts.
         auto_summary: Define the summary (best and last) of loss- and metric-like keys that
             ``define_metric_cfg`` does not name: ``min`` for losses, ``max`` for accuracies.
-        fast_history: Send queued scalar rows in batches through W&B's client, bypassing
-            ``wandb.log``'s per-call overhead (falls back to ``wandb.log`` if unavailable).
+        fast_history: Send queued scalar rows in batches straight to wandb-core, encoded as
+            the messages ``wandb.log`` would send (checked against protobuf at start; falls
+            back to protobuf's API, then to ``wandb.log``, if W&B's internals differ).
+        save_log_files: Add the ``*.log`` files next to ``save_dir`` to the run's files.
     """
 
     def __init__(
@@ -86,6 +98,7 @@ class WandbVisBackend(BaseVisBackend):
         log_checkpoint: bool = False,
         auto_summary: bool = True,
         fast_history: bool = True,
+        save_log_files: bool = True,
     ) -> None:
         super().__init__(save_dir)
         self._init_kwargs = dict(init_kwargs or {})
@@ -104,6 +117,9 @@ class WandbVisBackend(BaseVisBackend):
         self._journal: Journal | None = None
         self._resume: dict | None = None
         self._warned_old_step = False
+        self._encoder: RowEncoder | None = None
+        self._save_log_files = save_log_files
+        self._saved_logs: set[str] = set()
 
     # -- set-up ----------------------------------------------------------------------------
     @property
@@ -127,10 +143,19 @@ class WandbVisBackend(BaseVisBackend):
             replay = self._rows_to_resend(self._resume)
             self._step = int(self._resume.get("step", 0))
             _avoid_same_second(osp.join(kwargs["dir"], "wandb"), kwargs["id"])
+        _console_off_unless_asked(kwargs, wandb)
         self._run = wandb.init(**kwargs)
+        _skip_idle_console_hooks()
         register_exit_close()
         self._defined = set()
         self._pending = []
+        self._encoder = None
+        if self._fast:
+            try:
+                self._encoder = RowEncoder(self._run._interface)
+            except Exception:  # noqa: BLE001 - another W&B version: protobuf's API instead
+                self._encoder = None
+        self._save_logs()
         self._journal = Journal(osp.join(save_dir, f"torchrig-wandb-{self._run.id}.jsonl"))
         self._define_metrics()
         for step, row in replay:
@@ -249,7 +274,12 @@ class WandbVisBackend(BaseVisBackend):
         rows, self._pending = self._pending, []
         if self._fast:
             try:
-                _publish_rows(self._run, rows)
+                if self._encoder is not None:
+                    now = time.time()
+                    encode = self._encoder.encode
+                    self._encoder.send([encode(step, row, now) for step, row in rows])
+                else:
+                    _publish_rows(self._run, rows)
                 return
             except Exception as err:  # noqa: BLE001 - W&B internals moved: use wandb.log
                 self._fast = False
@@ -299,11 +329,26 @@ class WandbVisBackend(BaseVisBackend):
         self.flush()
         if self._journal is not None:
             self._journal.close()
+        self._save_logs()
         run_file = _run_file(self._run)
         run_file = run_file if run_file and osp.exists(run_file) else ""
         self._run.finish(exit_code=exit_code)
         if run_file and not wait_for_exit_record(run_file):
             report(f"WandbVisBackend: W&B did not finish writing {run_file} within 30 s")
+
+    def _save_logs(self) -> None:
+        """Add the run's log files (``*.log`` next to ``save_dir``) to the W&B run's files."""
+        if not self._save_log_files or self._save_dir is None:
+            return
+        parent = osp.dirname(osp.abspath(self._save_dir))
+        for path in sorted(glob.glob(osp.join(parent, "*.log"))):
+            if path in self._saved_logs or not osp.isfile(path):
+                continue
+            self._saved_logs.add(path)
+            try:
+                self._run.save(path, base_path=parent, policy="end")
+            except Exception as err:  # noqa: BLE001 - the log is a convenience, not the data
+                report(f"WandbVisBackend: could not add {path} to the run's files: {err!r}")
 
     def state_dict(self) -> dict:
         """The run id, the last step and the journals to re-send from after a crash."""
@@ -333,11 +378,57 @@ class WandbVisBackend(BaseVisBackend):
         self._resume = dict(state) if state else None
 
 
-def _json_number(value: int | float) -> str:
-    # repr() is what json.dumps writes for finite numbers, at a fraction of the cost.
-    if isinstance(value, float) and not math.isfinite(value):
-        return json.dumps(value)
-    return repr(value)
+def _console_off_unless_asked(kwargs: dict, wandb: Any) -> None:
+    """Turn W&B's console capture off unless ``init_kwargs`` (or ``WANDB_CONSOLE``) set it."""
+    if os.environ.get("WANDB_CONSOLE"):
+        return
+    settings = kwargs.get("settings")
+    if settings is None:
+        kwargs["settings"] = wandb.Settings(console="off")
+    elif isinstance(settings, dict):
+        if "console" not in settings:
+            kwargs["settings"] = {**settings, "console": "off"}
+    elif "console" not in getattr(settings, "model_fields_set", {"console"}):
+        kwargs["settings"] = settings.model_copy(update={"console": "off"})
+
+
+def _skip_idle_console_hooks() -> None:
+    """Let stdout/stderr writes skip W&B's console hook while no run captures the console.
+
+    Importing wandb replaces ``sys.stdout.write`` and ``sys.stderr.write`` with a wrapper that
+    enters several context managers on every write, even when no run captures the console
+    (about 20 us a log line). This routes a write straight to the original method while W&B's
+    callback lists are empty, and through W&B's wrapper as soon as a run registers a callback.
+    """
+    try:
+        from wandb.sdk.lib import console_capture
+    except Exception:  # noqa: BLE001 - another W&B version: leave its hook as it is
+        return
+    pairs = (
+        (sys.stdout, getattr(console_capture, "_stdout_callbacks", None)),
+        (sys.stderr, getattr(console_capture, "_stderr_callbacks", None)),
+    )
+    for stream, callbacks in pairs:
+        hooked = getattr(stream, "write", None)
+        code = getattr(hooked, "__code__", None)
+        if not isinstance(callbacks, dict) or getattr(hooked, "__name__", "") != (
+            "write_with_callbacks"
+        ):
+            continue
+        if code is None or "orig_write" not in code.co_freevars or hooked.__closure__ is None:
+            continue
+        original = hooked.__closure__[code.co_freevars.index("orig_write")].cell_contents
+
+        def write(
+            text: Any, /, _hooked: Any = hooked, _orig: Any = original, _cbs: dict = callbacks
+        ) -> int:
+            return _hooked(text) if _cbs else _orig(text)
+
+        write.__name__ = "write_with_callbacks_when_capturing"
+        try:
+            stream.write = write  # type: ignore[method-assign]
+        except (AttributeError, TypeError):
+            continue
 
 
 def _run_file(run: Any) -> str:
@@ -361,28 +452,10 @@ def _avoid_same_second(wandb_dir: str, run_id: str) -> None:
 
 
 def _publish_rows(run: Any, rows: list[tuple[int, dict]]) -> None:
-    """Publish history rows to wandb-core in one hand-over (what ``wandb.log`` does per row)."""
-    from wandb.proto import wandb_internal_pb2 as pb
-    from wandb.proto import wandb_server_pb2 as spb
-
+    """Publish history rows to wandb-core with protobuf's API in one hand-over."""
     interface = run._interface
-    requests = []
     now = time.time()
-    for step, row in rows:
-        partial = pb.PartialHistoryRequest()
-        for key, value in row.items():
-            item = partial.item.add()
-            item.key = key
-            item.value_json = _json_number(value)
-        item = partial.item.add()
-        item.key = "_timestamp"
-        item.value_json = repr(now)
-        partial.step.num = step
-        record = interface._make_request(partial_history=partial)
-        interface._assign(record)
-        request = spb.ServerRequest()
-        request.record_publish.CopyFrom(record)
-        requests.append(request)
+    requests = [proto_request(interface, step, row, now) for step, row in rows]
 
     async def publish_all() -> None:
         for request in requests:

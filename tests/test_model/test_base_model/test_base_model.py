@@ -119,3 +119,26 @@ def test_to_moves_the_preprocessor_device():
 def test_forward_is_abstract():
     with pytest.raises(TypeError):
         BaseModel()
+
+
+def test_train_step_still_runs_forward_hooks_of_model_and_preprocessor():
+    model = ToyModel()
+    optim_wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    seen: list[str] = []
+    model.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append("model") or None, with_kwargs=True
+    )
+    model.data_preprocessor.register_forward_hook(
+        lambda module, args, output: seen.append("preprocessor")
+    )
+    model.train_step(_batch(), optim_wrapper)
+    assert seen == ["preprocessor", "model"]
+    handle = torch.nn.modules.module.register_module_forward_hook(
+        lambda module, args, output: seen.append(type(module).__name__)
+    )
+    try:
+        seen.clear()
+        model.train_step(_batch(), optim_wrapper)
+    finally:
+        handle.remove()
+    assert "ToyModel" in seen and "BaseDataPreprocessor" in seen

@@ -69,3 +69,13 @@ def test_img_preprocessor_rejects_bad_arguments():
         pre({"inputs": torch.ones(3, 2, 2)})
     with pytest.raises(TypeError):
         pre({"inputs": "image"})
+
+
+def test_cpu_batch_comes_back_as_a_new_dict_of_the_same_tensors():
+    preprocessor = BaseDataPreprocessor()
+    batch = {"inputs": torch.ones(2), "data_samples": torch.zeros(2)}
+    out = preprocessor(batch, True)
+    assert out == batch and out is not batch
+    assert all(out[key] is batch[key] for key in batch)
+    nested = {"inputs": torch.ones(2), "meta": [torch.zeros(1)]}
+    assert preprocessor(nested)["meta"][0] is not None

@@ -41,6 +41,12 @@ class BaseDataPreprocessor(nn.Module):
     def cast_data(self, data: Any) -> Any:
         """Return ``data`` with its tensors (at any depth) on ``self.device``."""
         if type(data) is dict:  # the usual batch: a dict of tensors
+            if self._device.type == "cpu":
+                for value in data.values():
+                    if type(value) is not torch.Tensor or not value.is_cpu:
+                        break
+                else:  # CPU tensors staying on the CPU: ``.to`` would return each as it is
+                    return dict(data)
             return {key: self._cast_item(value) for key, value in data.items()}
         if isinstance(data, torch.Tensor):
             return data.to(self._device, non_blocking=self._non_blocking)
