@@ -6,7 +6,6 @@ import glob
 import os
 import os.path as osp
 import re
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -65,8 +64,7 @@ class WandbVisBackend(BaseVisBackend):
     files (every ``*.log`` in the parent of ``save_dir``: the Runner's
     ``work_dir/<timestamp>/<timestamp>.log``) are added to the run's files and uploaded when it
     ends. Trade-off: W&B's *Logs* tab stays empty and output that bypasses the logger (bare
-    ``print``, tracebacks) is not in the run. While no run captures the console, writes to
-    stdout/stderr also skip the hook that importing wandb puts on them.
+    ``print``, tracebacks) is not in the run.
 
     Args:
         save_dir: Directory for W&B's files (``init_kwargs['dir']`` defaults to it).
@@ -145,7 +143,6 @@ class WandbVisBackend(BaseVisBackend):
             _avoid_same_second(osp.join(kwargs["dir"], "wandb"), kwargs["id"])
         _console_off_unless_asked(kwargs, wandb)
         self._run = wandb.init(**kwargs)
-        _skip_idle_console_hooks()
         register_exit_close()
         self._defined = set()
         self._pending = []
@@ -390,45 +387,6 @@ def _console_off_unless_asked(kwargs: dict, wandb: Any) -> None:
             kwargs["settings"] = {**settings, "console": "off"}
     elif "console" not in getattr(settings, "model_fields_set", {"console"}):
         kwargs["settings"] = settings.model_copy(update={"console": "off"})
-
-
-def _skip_idle_console_hooks() -> None:
-    """Let stdout/stderr writes skip W&B's console hook while no run captures the console.
-
-    Importing wandb replaces ``sys.stdout.write`` and ``sys.stderr.write`` with a wrapper that
-    enters several context managers on every write, even when no run captures the console
-    (about 20 us a log line). This routes a write straight to the original method while W&B's
-    callback lists are empty, and through W&B's wrapper as soon as a run registers a callback.
-    """
-    try:
-        from wandb.sdk.lib import console_capture
-    except Exception:  # noqa: BLE001 - another W&B version: leave its hook as it is
-        return
-    pairs = (
-        (sys.stdout, getattr(console_capture, "_stdout_callbacks", None)),
-        (sys.stderr, getattr(console_capture, "_stderr_callbacks", None)),
-    )
-    for stream, callbacks in pairs:
-        hooked = getattr(stream, "write", None)
-        code = getattr(hooked, "__code__", None)
-        if not isinstance(callbacks, dict) or getattr(hooked, "__name__", "") != (
-            "write_with_callbacks"
-        ):
-            continue
-        if code is None or "orig_write" not in code.co_freevars or hooked.__closure__ is None:
-            continue
-        original = hooked.__closure__[code.co_freevars.index("orig_write")].cell_contents
-
-        def write(
-            text: Any, /, _hooked: Any = hooked, _orig: Any = original, _cbs: dict = callbacks
-        ) -> int:
-            return _hooked(text) if _cbs else _orig(text)
-
-        write.__name__ = "write_with_callbacks_when_capturing"
-        try:
-            stream.write = write  # type: ignore[method-assign]
-        except (AttributeError, TypeError):
-            continue
 
 
 def _run_file(run: Any) -> str:
