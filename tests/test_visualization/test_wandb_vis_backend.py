@@ -291,3 +291,28 @@ def test_console_off_kept_with_user_settings_that_do_not_name_it(wandb_offline, 
     assert backend.experiment.settings.console == "off"
     assert backend.experiment.settings.silent is True
     backend.close()
+
+
+def test_resume_reads_a_killed_runs_file_only_once_its_writer_is_done(tmp_path):
+    import threading
+    import time
+
+    from torchrig.visualization._wandb_store import wait_until_settled
+
+    path = tmp_path / "run-x.wandb"
+    path.write_bytes(b"header")
+    stream = open(path, "ab")  # a writer (W&B's service) still holds the file open
+    started = time.monotonic()
+
+    def finish_writing() -> None:
+        time.sleep(0.8)
+        stream.write(b"last rows")
+        stream.close()
+
+    writer = threading.Thread(target=finish_writing)
+    writer.start()
+    assert wait_until_settled([str(path)], timeout=10.0, quiet=0.3)
+    writer.join()
+    assert time.monotonic() - started >= 0.8  # it waited for the writer to let go
+    assert path.read_bytes() == b"headerlast rows"
+    assert wait_until_settled([str(tmp_path / "missing.wandb")], timeout=1.0, quiet=0.1)

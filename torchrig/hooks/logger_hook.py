@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 __all__ = ["LoggerHook"]
 
+# Hook's own helpers: ``after_train_iter`` inlines them unless a subclass overrides them.
+_EVERY_N_TRAIN_ITERS = Hook.every_n_train_iters
+_EVERY_N_INNER_ITERS = Hook.every_n_inner_iters
+
 
 def _completed_train_iters(runner: Runner) -> tuple[int, int]:
     """``(epoch, iter)`` of training so far. A val/test-only Runner answers without building
@@ -119,14 +123,29 @@ class LoggerHook(Hook):
         data_batch: DATA_BATCH = None,
         outputs: dict | None = None,
     ) -> None:
-        epoch_len = self._train_epoch_len(runner)
-        last_of_epoch = batch_idx + 1 == epoch_len
-        if self.every_n_train_iters(runner, self.interval_exp_name) or last_of_epoch:
-            runner.logger.info(f"Exp name: {runner.experiment_name}")
-        if not (
-            self.every_n_inner_iters(batch_idx, self.interval)
-            or (last_of_epoch and (not self.ignore_last or epoch_len <= self.interval))
+        cached = self._epoch_len
+        if (
+            cached is not None
+            and cached[0] is runner.train_dataloader
+            and cached[1] == runner.epoch
         ):
+            epoch_len = cached[2]
+        else:
+            epoch_len = self._train_epoch_len(runner)
+        last_of_epoch = batch_idx + 1 == epoch_len
+        interval = self.interval
+        if type(self).every_n_train_iters is _EVERY_N_TRAIN_ITERS:  # inlined: once an iteration
+            n = self.interval_exp_name
+            exp_name_due = n > 0 and (runner.iter + 1) % n == 0
+        else:
+            exp_name_due = self.every_n_train_iters(runner, self.interval_exp_name)
+        if exp_name_due or last_of_epoch:
+            runner.logger.info(f"Exp name: {runner.experiment_name}")
+        if type(self).every_n_inner_iters is _EVERY_N_INNER_ITERS:
+            inner_due = interval > 0 and (batch_idx + 1) % interval == 0
+        else:
+            inner_due = self.every_n_inner_iters(batch_idx, interval)
+        if not (inner_due or (last_of_epoch and (not self.ignore_last or epoch_len <= interval))):
             return
         tag, log_str = runner.log_processor.get_log_after_iter(runner, batch_idx, "train")
         runner.logger.info(log_str)

@@ -112,10 +112,10 @@ class RuntimeInfoHook(Hook):
     ) -> None:
         if outputs is None:
             return
-        hub = runner.message_hub
-        train_key = self._train_key
+        update_scalar = runner.message_hub.update_scalar
+        train_keys = self._train_keys
         for key, value in outputs.items():
-            hub.update_scalar(train_key(key), value)
+            update_scalar(train_keys.get(key) or self._train_key(key), value)
 
     def before_val(self, runner: Runner) -> None:
         self._last_loop_stage = runner.message_hub.get_info("loop_stage")

@@ -115,7 +115,10 @@ class HistoryBuffer:
         self._values = array("d")
         self._counts = array("d")
         self._start = 0  # ring position of the oldest value once the buffer is full
-        self._pending: list[tuple[Any, Any]] = []
+        # Values and counts not yet appended; ``_pending_tensors``: whether a value is a tensor.
+        self._pending_values: list[Any] = []
+        self._pending_counts: list[Any] = []
+        self._pending_tensors = False
         # Running sums of the finite values and of the counts; recomputed exactly (fsum) once
         # per ``len`` evictions, so rounding from adding and removing cannot pile up.
         self._value_sum = 0.0
@@ -168,26 +171,36 @@ class HistoryBuffer:
                 )
             if log_val.requires_grad:  # keep no autograd graph alive
                 log_val = log_val.detach()
+            self._pending_tensors = True
         elif not isinstance(log_val, (int, float)):
             log_val = _as_number(log_val, "log_val")
         if type(count) is not int and not isinstance(count, (int, float)):
             count = _as_number(count, "count")
-        pending = self._pending
-        pending.append((log_val, count))
-        if len(pending) >= _MAX_PENDING:
+        values = self._pending_values
+        values.append(log_val)
+        self._pending_counts.append(count)
+        if len(values) >= _MAX_PENDING:
             self._flush()
+
+    @property
+    def _pending(self) -> list[tuple[Any, Any]]:
+        """The ``(value, count)`` pairs not yet appended (a copy; for inspection)."""
+        return list(zip(self._pending_values, self._pending_counts))
 
     def _flush(self) -> None:
         """Turn pending values into floats (one transfer per device) and append them."""
-        pending = self._pending
-        if not pending:
+        values = self._pending_values
+        if not values:
             return
-        self._pending = []
-        if len(pending) == 1 and type(pending[0][0]) is float:
-            self._append(pending[0][0], float(pending[0][1]))
+        counts = self._pending_counts
+        self._pending_values, self._pending_counts = [], []
+        if self._pending_tensors:
+            self._pending_tensors = False
+            values = _to_floats(values)
+        elif len(values) == 1 and type(values[0]) is float:
+            self._append(values[0], float(counts[0]))
             return
-        values = _to_floats([v for v, _ in pending])
-        self._extend([float(value) for value in values], [float(count) for _, count in pending])
+        self._extend([float(value) for value in values], [float(count) for count in counts])
 
     def _extend(self, values: list[float], counts: list[float]) -> None:
         """``_append`` of each value in turn (the same arithmetic, in the same order), in
@@ -263,7 +276,7 @@ class HistoryBuffer:
 
     def _window(self, window_size: int | None) -> int | None:
         """The window to read, or None for the whole history."""
-        if self._pending:
+        if self._pending_values:
             self._flush()
         if window_size is None:
             return None
@@ -289,7 +302,7 @@ class HistoryBuffer:
         )
 
     def __len__(self) -> int:
-        return len(self._values) + len(self._pending)
+        return len(self._values) + len(self._pending_values)
 
     def mean(self, window_size: int | None = None) -> float:
         """``sum(values) / sum(counts)`` over the last ``window_size`` values (all if None).
@@ -345,7 +358,7 @@ class HistoryBuffer:
         Raises:
             ValueError: When the buffer is empty.
         """
-        if self._pending:
+        if self._pending_values:
             self._flush()
         if not self._values:
             raise ValueError("HistoryBuffer is empty: call update() first")

@@ -16,13 +16,21 @@ from __future__ import annotations
 import json
 import os
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from typing import IO, Any
 
 from torchrig.visualization._values import dumps_flat
 
-__all__ = ["Journal", "history_steps", "iter_records", "read_journal", "wait_for_exit_record"]
+__all__ = [
+    "Journal",
+    "history_steps",
+    "iter_records",
+    "read_journal",
+    "wait_for_exit_record",
+    "wait_until_settled",
+]
 
 _HEADER = struct.Struct("<4sHB")
 _CHUNK = struct.Struct("<IHB")
@@ -79,6 +87,53 @@ def history_steps(paths: list[str]) -> set[int]:
             if record.WhichOneof("record_type") == "history":
                 steps.add(_row_step(record.history))
     return steps
+
+
+def _held_open(paths: set[str]) -> bool:
+    """Whether any process has one of ``paths`` open (Linux ``/proc``; False elsewhere)."""
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return False
+    for pid in pids:
+        fd_dir = f"/proc/{pid}/fd"
+        try:
+            for fd in os.listdir(fd_dir):
+                if os.readlink(f"{fd_dir}/{fd}") in paths:
+                    return True
+        except OSError:  # the process ended, or is not ours to inspect
+            continue
+    return False
+
+
+def wait_until_settled(paths: list[str], timeout: float = 30.0, quiet: float = 0.5) -> bool:
+    """Waits until no process writes ``paths`` any more: none holds them open and their sizes
+    have not changed for ``quiet`` seconds (at most ``timeout`` seconds).
+
+    W&B writes through a service process that can outlive a killed training process for a
+    moment and still append its last buffered records; reading the files before it is done
+    would re-send rows it was about to write.
+
+    Returns:
+        Whether the files settled within ``timeout``.
+    """
+    wanted = {os.path.realpath(p) for p in paths if p}
+    if not wanted:
+        return True
+
+    def sizes() -> list[int]:
+        return [os.path.getsize(p) if os.path.exists(p) else -1 for p in sorted(wanted)]
+
+    deadline = time.monotonic() + timeout
+    last, since = sizes(), time.monotonic()
+    while time.monotonic() < deadline:
+        now = sizes()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet and not _held_open(wanted):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def wait_for_exit_record(path: str, timeout: float = 30.0) -> bool:

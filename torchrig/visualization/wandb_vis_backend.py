@@ -18,6 +18,7 @@ from torchrig.visualization._wandb_store import (
     history_steps,
     read_journal,
     wait_for_exit_record,
+    wait_until_settled,
 )
 from torchrig.visualization._wandb_wire import RowEncoder, proto_request
 from torchrig.visualization._writer import register_exit_close, report
@@ -173,6 +174,8 @@ class WandbVisBackend(BaseVisBackend):
     def _rows_to_resend(self, state: dict) -> list[tuple[int, dict]]:
         segments = state.get("segments", [])
         run_files = [seg["run_file"] for seg in segments if seg.get("run_file")]
+        # A killed run's W&B service may still be appending its last rows: read them after it.
+        wait_until_settled(run_files)
         present = history_steps(run_files)
         rows = []
         for seg in segments:
