@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from torchrig.hooks._rules import DEFAULT_GREATER_KEYS, DEFAULT_LESS_KEYS, RULE_MAP
+from torchrig.hooks._rules import DEFAULT_GREATER_KEYS, DEFAULT_LESS_KEYS, RULE_MAP, infer_rule
 from torchrig.hooks.hook import DATA_BATCH, Hook
 from torchrig.registry import HOOKS
 
@@ -201,21 +201,7 @@ class CheckpointHook(Hook):
 
     # Rules -------------------------------------------------------------------------------
     def _infer_rule(self, key: str) -> str:
-        key_lc = key.lower()
-        greater = {k.lower() for k in self.greater_keys}
-        less = {k.lower() for k in self.less_keys}
-        if key_lc in greater:
-            return "greater"
-        if key_lc in less:
-            return "less"
-        if any(k in key_lc for k in greater):
-            return "greater"
-        if any(k in key_lc for k in less):
-            return "less"
-        raise ValueError(
-            f"CheckpointHook: cannot tell whether a greater or a smaller {key!r} is better; "
-            "pass rule='greater' or rule='less'"
-        )
+        return infer_rule(key, self.greater_keys, self.less_keys, "CheckpointHook")
 
     def _init_rule(self, rules: list[str | None], key_indicators: list[str]) -> None:
         if len(rules) == 1:

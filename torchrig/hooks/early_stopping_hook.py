@@ -6,7 +6,7 @@ import math
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from torchrig.hooks._rules import DEFAULT_GREATER_KEYS, DEFAULT_LESS_KEYS, RULE_MAP
+from torchrig.hooks._rules import DEFAULT_GREATER_KEYS, DEFAULT_LESS_KEYS, RULE_MAP, infer_rule
 from torchrig.hooks.hook import Hook
 from torchrig.registry import HOOKS
 
@@ -61,20 +61,8 @@ class EarlyStoppingHook(Hook):
         self.best_score = -math.inf if rule == "greater" else math.inf
 
     def _init_rule(self, monitor: str) -> str:
-        name = monitor.lower()
-        greater = {key.lower() for key in self._default_greater_keys}
-        less = {key.lower() for key in self._default_less_keys}
-        if name in greater:
-            return "greater"
-        if name in less:
-            return "less"
-        if any(key in name for key in greater):
-            return "greater"
-        if any(key in name for key in less):
-            return "less"
-        raise ValueError(
-            f"EarlyStoppingHook: cannot tell whether a greater or a smaller {monitor!r} is "
-            "better; pass rule='greater' or rule='less'"
+        return infer_rule(
+            monitor, self._default_greater_keys, self._default_less_keys, "EarlyStoppingHook"
         )
 
     def state_dict(self) -> dict[str, Any]:
