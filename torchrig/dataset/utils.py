@@ -14,6 +14,8 @@ from torch.utils.data import default_collate as torch_default_collate
 from torchrig.registry import FUNCTIONS
 from torchrig.structures import BaseDataElement
 
+_TENSOR = torch.Tensor
+
 __all__ = ["COLLATE_FUNCTIONS", "default_collate", "pseudo_collate", "worker_init_fn"]
 
 # MMEngine's name for the registry that configs' `collate_fn=dict(type=...)` builds from.
@@ -56,6 +58,12 @@ def _collate(data_batch: Sequence, leaf: Any, keep_types: tuple[type, ...]) -> A
     """Recurses through sequences and mappings; items of ``keep_types`` stay a list."""
     data_item = data_batch[0]
     data_item_type = type(data_item)
+    if data_item_type is dict:  # the usual sample, checked before the abstract base classes
+        return {
+            key: _collate([item[key] for item in data_batch], leaf, keep_types) for key in data_item
+        }
+    if data_item_type is _TENSOR and _TENSOR not in keep_types:
+        return leaf(data_batch)
     if isinstance(data_item, keep_types):
         return data_batch
     if isinstance(data_item, tuple) and hasattr(data_item, "_fields"):  # a namedtuple

@@ -30,11 +30,13 @@ class IterTimerHook(Hook):
         self.time_sec_tot = 0.0
         self.time_sec_test_val = 0.0
         self.start_iter = 0
+        self._max_iters: int | None = None  # the train loop's, read once before training
         self._t = time.perf_counter()
 
     def before_train(self, runner: Runner) -> None:
         self.time_sec_tot = 0.0
         self.start_iter = runner.iter
+        self._max_iters = runner.max_iters
 
     def _before_epoch(self, runner: Runner, mode: str = "train") -> None:
         self._t = time.perf_counter()
@@ -71,7 +73,8 @@ class IterTimerHook(Hook):
         self.time_sec_tot += iter_time
         done_iters = runner.iter
         done = done_iters - self.start_iter + 1
-        left = runner.max_iters - done_iters - 1
+        max_iters = self._max_iters
+        left = (runner.max_iters if max_iters is None else max_iters) - done_iters - 1
         hub.update_info("eta", self.time_sec_tot / done * left)
 
     def _before_iter(

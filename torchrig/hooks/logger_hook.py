@@ -108,6 +108,7 @@ class LoggerHook(Hook):
         self.backend_args = backend_args
         self.json_log_path: str | None = None
         self._epoch_len: tuple[Any, int, int] | None = None  # (dataloader, epoch, its length)
+        self._current_epoch_len: int | None = None  # the running train epoch's length
 
     def before_run(self, runner: Runner) -> None:
         if self.out_dir is not None:
@@ -116,6 +117,12 @@ class LoggerHook(Hook):
             runner.logger.info(f"Text logs will be copied to {self.out_dir} after the run.")
         self.json_log_path = f"{runner.timestamp}.json"
 
+    def before_train_epoch(self, runner: Runner) -> None:
+        self._current_epoch_len = self._train_epoch_len(runner)
+
+    def after_train_epoch(self, runner: Runner) -> None:
+        self._current_epoch_len = None
+
     def after_train_iter(
         self,
         runner: Runner,
@@ -123,14 +130,8 @@ class LoggerHook(Hook):
         data_batch: DATA_BATCH = None,
         outputs: dict | None = None,
     ) -> None:
-        cached = self._epoch_len
-        if (
-            cached is not None
-            and cached[0] is runner.train_dataloader
-            and cached[1] == runner.epoch
-        ):
-            epoch_len = cached[2]
-        else:
+        epoch_len = self._current_epoch_len
+        if epoch_len is None:  # called outside a train loop's epoch
             epoch_len = self._train_epoch_len(runner)
         last_of_epoch = batch_idx + 1 == epoch_len
         interval = self.interval

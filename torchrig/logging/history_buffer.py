@@ -193,6 +193,17 @@ class HistoryBuffer:
         if not values:
             return
         counts = self._pending_counts
+        if len(values) == 1:  # read after every update (a log line every iteration)
+            value, count = values[0], counts[0]
+            values.clear()
+            counts.clear()
+            if type(value) is not float:
+                if self._pending_tensors:
+                    self._pending_tensors = False
+                    value = (value if value.ndim == 0 else value.reshape(())).tolist()
+                value = float(value)
+            self._append(value, float(count))
+            return
         self._pending_values, self._pending_counts = [], []
         if self._pending_tensors:
             self._pending_tensors = False
@@ -309,6 +320,15 @@ class HistoryBuffer:
 
         Costs O(1) for the whole history and O(window_size) for a window.
         """
+        if type(window_size) is int and window_size > 0:  # the log line's smoothing window
+            if self._pending_values:
+                self._flush()
+            values = self._values
+            size = len(values)
+            end = self._start or size
+            if window_size < size and window_size <= end:  # one slice of the ring
+                begin = end - window_size
+                return _divide(sum(values[begin:end]), sum(self._counts[begin:end]))
         window = self._window(window_size)
         if window is not None:
             return _divide(

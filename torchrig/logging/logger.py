@@ -170,6 +170,32 @@ class MMLogger(Logger, ManagerMixin):
             cls.get_instance(_DEFAULT_NAME)
         return super().get_current_instance()  # type: ignore[return-value]
 
+    def _log(  # type: ignore[override]
+        self,
+        level: int,
+        msg: object,
+        args: Any,
+        exc_info: Any = None,
+        extra: dict[str, Any] | None = None,
+        stack_info: bool = False,
+        stacklevel: int = 1,
+    ) -> None:
+        if (
+            level < logging.ERROR
+            and exc_info is None
+            and extra is None
+            and not stack_info
+            and all(type(handler.formatter) is MMFormatter for handler in self.handlers)
+        ):
+            # Below ERROR our formatter shows no source place: skip logging's walk up the
+            # stack to find it (a log line every iteration makes that walk a measurable cost).
+            record = self.makeRecord(
+                self.name, level, "(unknown file)", 0, msg, args, None, "(unknown function)"
+            )
+            self.handle(record)
+            return
+        super()._log(level, msg, args, exc_info, extra, stack_info, stacklevel + 1)
+
     def callHandlers(self, record: LogRecord) -> None:  # noqa: N802 - logging's name
         """Pass ``record`` to this logger's own handlers only (no propagation)."""
         for handler in self.handlers:

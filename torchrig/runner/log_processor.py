@@ -56,7 +56,10 @@ class LogProcessor:
         self.log_with_hierarchy = log_with_hierarchy
         self.mean_pattern = mean_pattern
         self._mean_regex = re.compile(mean_pattern)
-        self._averaged: dict[str, bool] = {}  # key -> whether mean_pattern matches it
+        # (mode, with prefix) -> (the hub's keys, the scalars of mode: see _scalar_plan)
+        self._plans: dict[tuple[str, bool], tuple[tuple[str, ...], tuple]] = {}
+        self._cuda: bool | None = None  # torch.cuda.is_available(), asked once
+        self._headers: dict[str, tuple] = {}  # mode -> (key, *_header_parts): see _iter_header
         self._check_custom_cfg()
 
     def get_log_after_iter(self, runner: Any, batch_idx: int, mode: str) -> tuple[dict, str]:
@@ -71,49 +74,55 @@ class LogProcessor:
             ``(tag, log_str)``: scalars (with ``epoch`` and ``iter``) for the visualizer, and
             e.g. ``'Epoch(train)  [1][ 50/100]  lr: 1.0000e-02  eta: 0:00:10  time: ...'``.
         """
-        _check_mode(mode, _MODES)
-        parsed_cfg = self._parse_windows_size(runner, batch_idx, self.custom_cfg)
+        if mode not in _MODES:
+            _check_mode(mode, _MODES)
+        custom_cfg = self.custom_cfg
+        parsed_cfg = self._parse_windows_size(runner, batch_idx, custom_cfg) if custom_cfg else []
         log_tag = self._collect_scalars(parsed_cfg, runner, mode)
         if self.log_with_hierarchy:
-            tag = self._collect_scalars(parsed_cfg, runner, mode, True)
+            tag: dict[str, Any] = self._collect_scalars(parsed_cfg, runner, mode, True)
         else:
-            tag = OrderedDict(log_tag)
+            tag = dict(log_tag)
+        digits = self.num_digits
+        fixed = f".{digits}f"
 
+        log_str = self._iter_header(runner, batch_idx, mode)
         lr_items = []
         for key, value in tag.items():
             if key.endswith("lr"):
                 short = _remove_prefix(key, f"{mode}/")
                 log_tag.pop(short, None)
-                lr_items.append(f"{short}: {value:.{self.num_digits}e}")
-        log_str = self._iter_header(runner, batch_idx, mode)
+                lr_items.append(f"{short}: {value:.{digits}e}")
         log_str += " ".join(lr_items) + "  "
 
         if "time" in log_tag and "data_time" in log_tag:
             eta = self._eta(runner, batch_idx, mode)
             if eta is not None:
-                log_str += f"eta: {datetime.timedelta(seconds=int(eta))}  "
+                log_str += f"eta: {_clock(int(eta))}  "
             log_str += (
-                f"time: {log_tag.pop('time'):.{self.num_digits}f}  "
-                f"data_time: {log_tag.pop('data_time'):.{self.num_digits}f}  "
+                f"time: {format(log_tag.pop('time'), fixed)}  "
+                f"data_time: {format(log_tag.pop('data_time'), fixed)}  "
             )
         max_memory = self._get_max_memory(runner)
         if max_memory is not None:
             log_str += f"memory: {max_memory}  "
             tag["memory"] = max_memory
-        if mode in ("train", "val"):
+        if mode != "test":
             items = []
             for name, value in log_tag.items():
                 if mode == "val" and not name.startswith("loss"):
                     continue  # val metrics are logged once, after the epoch
-                items.append(f"{name}: {self._format(value)}")
+                text = format(value, fixed) if type(value) is float else self._format(value)
+                items.append(f"{name}: {text}")
             log_str += "  ".join(items)
 
-        tag["epoch"] = self._get_epoch(runner, mode)
-        if not _has_train_loop(runner):
-            tag["iter"] = 0
+        has_train_loop = _has_train_loop(runner)
+        if not has_train_loop:
+            tag["epoch"] = tag["iter"] = 0
         else:
+            tag["epoch"] = runner.epoch + 1 if mode == "train" else runner.epoch
             tag["iter"] = runner.iter + 1 if mode == "train" else runner.iter
-        return dict(tag), log_str
+        return tag, log_str
 
     def get_log_after_epoch(
         self, runner: Any, batch_idx: int, mode: str, with_non_scalar: bool = False
@@ -173,22 +182,32 @@ class LogProcessor:
         return value
 
     def _iter_header(self, runner: Any, batch_idx: int, mode: str) -> str:
+        """E.g. ``'Epoch(train)  [3][ 50/100]  '``: the parts around the iteration number are
+        worked out once per epoch."""
+        key = (mode, self.by_epoch, runner.epoch if _has_train_loop(runner) else None)
+        cached = self._headers.get(mode)
+        if cached is None or cached[0] != key:
+            cached = self._headers[mode] = (key, *self._header_parts(runner, mode))
+        _, head, width, tail = cached
+        number = batch_idx + 1 if self.by_epoch or mode != "train" else runner.iter + 1
+        return f"{head}{str(number).rjust(width)}{tail}"
+
+    def _header_parts(self, runner: Any, mode: str) -> tuple[str, int, str]:
+        """``(text before the iteration number, its width, text after)``."""
         if self.by_epoch:
             dataloader_len = self._get_dataloader_size(runner, mode)
-            cur_iter = str(self._get_iter(runner, batch_idx)).rjust(len(str(dataloader_len)))
+            tail = f"/{dataloader_len}]  "
             if mode == "test":
-                return f"Epoch({mode}) [{cur_iter}/{dataloader_len}]  "
+                return f"Epoch({mode}) [", len(str(dataloader_len)), tail
             epoch = f"[{self._get_epoch(runner, mode)}]"
             if _has_train_loop(runner):
                 # right-align the epoch: "Epoch(train)   [9][...]" / "Epoch(train) [100][...]"
                 epoch = epoch.rjust(len(str(runner.max_epochs)) + 3)
-            return f"Epoch({mode}){epoch}[{cur_iter}/{dataloader_len}]  "
+            return f"Epoch({mode}){epoch}[", len(str(dataloader_len)), tail
         if mode == "train":
-            cur_iter = str(self._get_iter(runner, batch_idx)).rjust(len(str(runner.max_iters)))
-            return f"Iter({mode}) [{cur_iter}/{runner.max_iters}]  "
+            return f"Iter({mode}) [", len(str(runner.max_iters)), f"/{runner.max_iters}]  "
         dataloader_len = self._get_dataloader_size(runner, mode)
-        cur_iter = str(batch_idx + 1).rjust(len(str(dataloader_len)))
-        return f"Iter({mode}) [{cur_iter}/{dataloader_len}]  "
+        return f"Iter({mode}) [", len(str(dataloader_len)), f"/{dataloader_len}]  "
 
     def _eta(self, runner: Any, batch_idx: int, mode: str) -> float | None:
         """Seconds left: the running mean of the iteration time times the iterations left."""
@@ -214,29 +233,44 @@ class LogProcessor:
         reserve_prefix: bool = False,
     ) -> OrderedDict[str, Any]:
         """Statistics of the scalars of ``mode``, named with or without the ``mode/`` prefix."""
+        scalars = runner.message_hub.log_scalars
+        plan = self._scalar_plan(scalars, mode, reserve_prefix)
+        window_size = self.window_size
+        tag: OrderedDict[str, Any] = OrderedDict()
+        for key, name, mean in plan:
+            buffer = scalars[key]
+            tag[name] = buffer.mean(window_size) if mean else buffer.current()
+        if custom_cfg:
+            prefix = f"{mode}/"
+            mode_scalars = {name: scalars[key] for key, name, _ in plan}
+            for cfg in copy.deepcopy(custom_cfg):
+                data_src = cfg.pop("data_src")
+                log_name = cfg.pop("log_name", data_src)
+                if reserve_prefix:
+                    data_src, log_name = prefix + data_src, prefix + log_name
+                if data_src in mode_scalars:
+                    tag[log_name] = mode_scalars[data_src].statistics(**cfg)
+        return tag
+
+    def _scalar_plan(
+        self, scalars: dict[str, Any], mode: str, reserve_prefix: bool
+    ) -> tuple[tuple[str, str, bool], ...]:
+        """``(hub key, logged name, averaged)`` for each scalar of ``mode``, in the hub's
+        order; worked out again only when the hub's keys change (a log line every iteration
+        then costs one lookup per scalar)."""
+        keys = tuple(scalars)
+        cached = self._plans.get((mode, reserve_prefix))
+        if cached is not None and cached[0] == keys:
+            return cached[1]
         prefix = f"{mode}/"
         cut = 0 if reserve_prefix else len(prefix)
-        mode_scalars: dict[str, Any] = {}
-        tag: OrderedDict[str, Any] = OrderedDict()
-        averaged = self._averaged
-        window_size = self.window_size
-        for key, buffer in runner.message_hub.log_scalars.items():
-            if not key.startswith(prefix):
-                continue
-            name = key[cut:]
-            mode_scalars[name] = buffer
-            mean = averaged.get(name)
-            if mean is None:
-                mean = averaged[name] = self._mean_regex.search(name) is not None
-            tag[name] = buffer.mean(window_size) if mean else buffer.current()
-        for cfg in copy.deepcopy(custom_cfg) if custom_cfg else ():
-            data_src = cfg.pop("data_src")
-            log_name = cfg.pop("log_name", data_src)
-            if reserve_prefix:
-                data_src, log_name = prefix + data_src, prefix + log_name
-            if data_src in mode_scalars:
-                tag[log_name] = mode_scalars[data_src].statistics(**cfg)
-        return tag
+        plan = []
+        for key in keys:
+            if key.startswith(prefix):
+                name = key[cut:]
+                plan.append((key, name, self._mean_regex.search(name) is not None))
+        self._plans[(mode, reserve_prefix)] = (keys, tuple(plan))
+        return tuple(plan)
 
     def _collect_non_scalars(self, runner: Any, mode: str) -> OrderedDict[str, Any]:
         """Runtime information of ``mode`` (``val/...`` keys), e.g. a confusion matrix."""
@@ -291,7 +325,9 @@ class LogProcessor:
         """Peak CUDA memory in MB since the last call (None without CUDA)."""
         import torch
 
-        if not torch.cuda.is_available():
+        if self._cuda is None:
+            self._cuda = torch.cuda.is_available()
+        if not self._cuda:
             return None
         device = getattr(runner.model, "output_device", None)
         megabytes = torch.cuda.max_memory_allocated(device=device) // (1024 * 1024)
@@ -331,6 +367,15 @@ def _normalise_cfg(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def _remove_prefix(key: str, prefix: str) -> str:
     return key[len(prefix) :] if key.startswith(prefix) else key
+
+
+def _clock(seconds: int) -> str:
+    """``str(datetime.timedelta(seconds=seconds))``, e.g. ``'1:02:03'``, without the object."""
+    if 0 <= seconds < 86400:
+        minutes, seconds = divmod(seconds, 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{seconds:02d}"
+    return str(datetime.timedelta(seconds=seconds))
 
 
 def _check_mode(mode: str, allowed: tuple[str, ...]) -> None:

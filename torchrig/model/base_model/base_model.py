@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections import OrderedDict
 from typing import Any
 
 import torch
@@ -25,25 +24,38 @@ def _reduced_mean(value: torch.Tensor) -> torch.Tensor:
     return value.mean()
 
 
-def _plain_call(module: nn.Module) -> bool:
+def _plain_call(module: nn.Module, plain_globals: bool | None = None) -> bool:
     """Whether ``module(...)`` would only call ``module.forward(...)``: no hooks (its own or
     global), no ``module.compile()``, no tracing, and ``nn.Module``'s own ``__call__``.
 
     Calling ``forward`` directly then skips ``nn.Module.__call__``'s two extra frames, which
     for a tiny model is a measurable share of each iteration.
+
+    Args:
+        module: The module to call.
+        plain_globals: :func:`_plain_globals`, when the caller has it already.
     """
-    return not (
-        torch.compiler.is_compiling()  # first: under Dynamo, the ordinary call (it traces it)
-        or module._forward_hooks
+    if plain_globals is None:
+        plain_globals = _plain_globals()
+    return plain_globals and not (
+        module._forward_hooks
         or module._forward_pre_hooks
         or module._backward_hooks
         or module._backward_pre_hooks
+        or module._compiled_call_impl is not None
+        or type(module).__call__ is not nn.Module.__call__
+    )
+
+
+def _plain_globals() -> bool:
+    """The part of :func:`_plain_call` that is the same for every module: no Dynamo (under it,
+    the ordinary call, which it traces), no global module hooks, no JIT tracing."""
+    return not (
+        torch.compiler.is_compiling()
         or _nn_module._global_forward_hooks
         or _nn_module._global_forward_pre_hooks
         or _nn_module._global_backward_hooks
         or _nn_module._global_backward_pre_hooks
-        or module._compiled_call_impl is not None
-        or type(module).__call__ is not nn.Module.__call__
         or torch._C._get_tracing_state()
     )
 
@@ -92,12 +104,21 @@ class BaseModel(BaseModule):
             detached tensors.
         """
         with optim_wrapper.optim_context(self):
-            preprocessor = self.data_preprocessor
-            if _plain_call(preprocessor):
+            modules = self._modules  # (``self.data_preprocessor`` goes through a failed lookup)
+            if "data_preprocessor" in modules:
+                preprocessor = modules["data_preprocessor"]
+            else:
+                preprocessor = self.data_preprocessor
+            plain_globals = _plain_globals()
+            if _plain_call(preprocessor, plain_globals):
                 data = preprocessor.forward(data, True)
             else:
                 data = preprocessor(data, True)
-            losses = self._run_forward(data, mode="loss")
+            if type(data) is dict and type(self)._run_forward is BaseModel._run_forward:
+                call = self.forward if _plain_call(self, plain_globals) else self
+                losses = call(**data, mode="loss")
+            else:
+                losses = self._run_forward(data, mode="loss")
         parsed_losses, log_vars = self.parse_losses(losses)
         optim_wrapper.update_params(parsed_losses)
         return log_vars
@@ -125,7 +146,7 @@ class BaseModel(BaseModule):
             losses: The losses and other values to log, by name.
 
         Returns:
-            ``(loss, log_vars)``: the loss, with its graph, and an ordered dict of detached
+            ``(loss, log_vars)``: the loss, with its graph, and a dict of detached
             tensors, ``'loss'`` first, then each entry in order.
         """
         if len(losses) == 1:  # the common case (one loss tensor): no lists, one detach
@@ -133,9 +154,7 @@ class BaseModel(BaseModule):
             if type(value) is torch.Tensor and "loss" in name:
                 loss = _reduced_mean(value)
                 detached = loss.detach()
-                log_vars = OrderedDict(loss=detached)
-                log_vars[name] = detached
-                return loss, log_vars
+                return loss, {"loss": detached, name: detached}
         reduced: list[tuple[str, torch.Tensor]] = []
         for name, value in losses.items():
             if isinstance(value, torch.Tensor):
@@ -159,7 +178,7 @@ class BaseModel(BaseModule):
         else:
             device = reduced[0][1].device if reduced else None
             loss = torch.zeros((), device=device)
-        log_vars = OrderedDict([("loss", loss.detach())])
+        log_vars = {"loss": loss.detach()}
         log_vars.update((name, value.detach()) for name, value in reduced)
         return loss, log_vars
 
