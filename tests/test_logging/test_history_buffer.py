@@ -89,10 +89,33 @@ def test_tensors_stay_tensors_until_a_statistic_is_asked() -> None:
         stack = torch.stack
         with mock.patch.object(torch, "stack", side_effect=stack) as stacked:
             assert buf.current() == 3.0
-        # one conversion per (device, dtype) group, not one per value
-        assert stacked.call_count == 2
+        # one conversion per (device, dtype) group, not one per value (after a first try at
+        # stacking them all, which mixed values refuse)
+        assert stacked.call_count == 3
     assert buf.data[0].tolist() == [0.5, 1.5, 2.5, 3.5, 4.5, 1.5, 3.0]
     assert buf.mean() == pytest.approx(sum([0.5, 1.5, 2.5, 3.5, 4.5, 1.5, 3.0]) / 7)
+
+
+def test_pending_scalars_of_one_kind_are_converted_in_one_stack() -> None:
+    buf = HistoryBuffer()
+    for i in range(50):
+        buf.update(torch.tensor(float(i)))
+    with mock.patch.object(torch, "stack", side_effect=torch.stack) as stacked:
+        assert buf.mean(10) == pytest.approx(sum(range(40, 50)) / 10)
+    assert stacked.call_count == 1
+    assert buf.max() == 49.0 and buf.min() == 0.0
+    assert buf.mean() == pytest.approx(sum(range(50)) / 50)
+
+
+def test_non_finite_values_in_a_batch_of_pending_values() -> None:
+    buf = HistoryBuffer()
+    for value in (1.0, float("inf"), 2.0):
+        buf.update(value)
+    assert buf.mean() == float("inf") and buf.max() == float("inf") and buf.min() == 1.0
+    buf.update(float("nan"))
+    buf.update(3.0)
+    assert math.isnan(buf.mean()) and math.isnan(buf.max())
+    assert buf.mean(1) == 3.0
 
 
 def test_pending_tensors_are_bounded() -> None:

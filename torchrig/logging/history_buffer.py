@@ -60,26 +60,24 @@ def _to_floats(values: list[Any]) -> list[float]:
 
 
 def _stack_scalars(values: list[Any]) -> list[float] | None:
-    """The usual case of :func:`_to_floats`: zero-dimensional CPU tensors of one dtype (a
-    loss logged every iteration) become Python numbers in one ``stack``; None otherwise."""
+    """The usual case of :func:`_to_floats`: zero-dimensional tensors of one dtype on one
+    device (a loss logged every iteration) become Python numbers in one ``stack`` (one
+    transfer from the device); None otherwise."""
     tensor_type = _TENSOR_TYPE[0]
     first = values[0]
     if tensor_type is None or type(first) is not tensor_type:
         return None
     if len(values) == 1:  # logged every iteration: one value at a time
         return [first.tolist()] if first.ndim == 0 else None
-    dtype = first.dtype
-    for value in values:
-        if (
-            type(value) is not tensor_type
-            or value.ndim != 0
-            or value.dtype is not dtype
-            or not value.is_cpu
-        ):
-            return None
     import torch
 
-    return torch.stack(values).tolist()
+    try:
+        stacked = torch.stack(values)
+    except (TypeError, RuntimeError):  # numbers among them, other shapes or devices
+        return None
+    if stacked.ndim != 1 or stacked.dtype is not first.dtype:  # (not one dtype: promoted)
+        return None
+    return stacked.tolist()
 
 
 class HistoryBuffer:
@@ -208,36 +206,36 @@ class HistoryBuffer:
         if self._pending_tensors:
             self._pending_tensors = False
             values = _to_floats(values)
-        elif len(values) == 1 and type(values[0]) is float:
-            self._append(values[0], float(counts[0]))
-            return
-        self._extend([float(value) for value in values], [float(count) for count in counts])
+        self._extend(array("d", values), array("d", counts))
 
-    def _extend(self, values: list[float], counts: list[float]) -> None:
-        """``_append`` of each value in turn (the same arithmetic, in the same order), in
-        one pass while the ring buffer has room."""
+    def _extend(self, values: array, counts: array) -> None:
+        """``_append`` of each value in turn, in one pass while the ring buffer has room."""
         store = self._values
         if len(store) + len(values) > self.max_length:
             for value, count in zip(values, counts):
                 self._append(value, count)
             return
-        value_sum, count_sum = self._value_sum, self._count_sum
-        largest, smallest = self._max, self._min
-        non_finite = self._non_finite
-        for value, count in zip(values, counts):
-            count_sum += count
-            if value - value == 0.0:  # finite
-                value_sum += value
-            else:
-                non_finite[_kind(value)] += 1
-            if value > largest:
-                largest = value
-            if value < smallest:
-                smallest = value
+        total = sum(values)
+        if total - total == 0.0:  # all finite (else NaN or inf; or an overflow: the loop below)
+            self._value_sum += total
+            self._max = max(self._max, max(values))
+            self._min = min(self._min, min(values))
+        else:
+            value_sum, largest, smallest = self._value_sum, self._max, self._min
+            non_finite = self._non_finite
+            for value in values:
+                if value - value == 0.0:  # finite
+                    value_sum += value
+                else:
+                    non_finite[_kind(value)] += 1
+                if value > largest:
+                    largest = value
+                if value < smallest:
+                    smallest = value
+            self._value_sum, self._max, self._min = value_sum, largest, smallest
+        self._count_sum += sum(counts)
         store.extend(values)
         self._counts.extend(counts)
-        self._value_sum, self._count_sum = value_sum, count_sum
-        self._max, self._min = largest, smallest
 
     def _append(self, value: float, count: float) -> None:
         values = self._values

@@ -152,7 +152,8 @@ class BaseModel(BaseModule):
         if len(losses) == 1:  # the common case (one loss tensor): no lists, one detach
             ((name, value),) = losses.items()
             if type(value) is torch.Tensor and "loss" in name:
-                loss = _reduced_mean(value)
+                # _reduced_mean, inlined
+                loss = value if value.ndim == 0 and value.is_floating_point() else value.mean()
                 detached = loss.detach()
                 return loss, {"loss": detached, name: detached}
         reduced: list[tuple[str, torch.Tensor]] = []

@@ -12,6 +12,9 @@ from torch import nn
 from torchrig.model.utils import stack_batch
 from torchrig.registry import MODELS
 
+_TENSOR = torch.Tensor
+_CPU = torch.device("cpu")
+
 __all__ = ["BaseDataPreprocessor", "ImgDataPreprocessor"]
 
 
@@ -41,9 +44,9 @@ class BaseDataPreprocessor(nn.Module):
     def cast_data(self, data: Any) -> Any:
         """Return ``data`` with its tensors (at any depth) on ``self.device``."""
         if type(data) is dict:  # the usual batch: a dict of tensors
-            if self._device.type == "cpu":
+            if self._device == _CPU:  # (cheaper than ``.type == "cpu"``)
                 for value in data.values():
-                    if type(value) is not torch.Tensor or not value.is_cpu:
+                    if type(value) is not _TENSOR or not value.is_cpu:
                         break
                 else:  # CPU tensors staying on the CPU: ``.to`` would return each as it is
                     return dict(data)
@@ -63,8 +66,8 @@ class BaseDataPreprocessor(nn.Module):
         return data
 
     def _cast_item(self, value: Any) -> Any:
-        if type(value) is torch.Tensor:
-            if value.is_cpu and self._device.type == "cpu":
+        if type(value) is _TENSOR:
+            if value.is_cpu and self._device == _CPU:
                 return value  # what ``value.to('cpu')`` returns, without the call
             return value.to(self._device, non_blocking=self._non_blocking)
         return self.cast_data(value)
