@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import io
 import logging
 import re
+import sys
 
 import pytest
 
@@ -127,3 +129,31 @@ def test_formatter_lines_match_logging_formatter(color) -> None:
             formatter._style._fmt = formatter._formats[logging.getLevelName(level)]
             assert line == logging.Formatter.format(formatter, twin)
             assert record.asctime == twin.asctime and record.message == twin.message
+
+
+def test_console_lines_pass_wandb_capture_only_when_a_run_captures(monkeypatch) -> None:
+    capture = pytest.importorskip("wandb.sdk.lib.console_capture")
+    stream = io.StringIO()
+    capture._patch(stream, capture._stdout_callbacks)  # W&B's own wrapper, on a stream of ours
+    wrapper_runs = []
+    original = capture.wb_logging.log_to_all_runs
+    monkeypatch.setattr(
+        capture.wb_logging,
+        "log_to_all_runs",
+        lambda: wrapper_runs.append(1) or original(),
+    )
+    monkeypatch.setattr(sys, "stdout", stream)
+    logger = MMLogger.get_instance("wandb-capture", logger_name="exp")
+    assert not capture._stdout_callbacks and not capture._stderr_callbacks
+    logger.info("not captured")
+    assert stream.getvalue().endswith(" - exp - INFO - not captured\n")
+    assert wrapper_runs == []  # no W&B run captures: the wrapper was passed by
+
+    captured = []
+    dispose = capture.capture_stdout(lambda data, written: captured.append(data))
+    try:
+        logger.info("captured")
+    finally:
+        dispose()
+    assert wrapper_runs and captured == [stream.getvalue().splitlines(keepends=True)[-1]]
+    assert captured[0].endswith("captured\n")

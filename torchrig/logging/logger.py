@@ -85,6 +85,66 @@ class MMFormatter(logging.Formatter):
         return super().format(record)
 
 
+class _ConsoleHandler(logging.StreamHandler):
+    """A ``StreamHandler`` that writes past W&B's console-capture wrapper while no W&B run
+    captures the console.
+
+    Importing ``wandb`` replaces ``sys.stdout.write`` and ``sys.stderr.write`` for good with a
+    wrapper that runs its capture callbacks after each write; with none registered (W&B's
+    console capture off, torchrig's default) the wrapper only costs time: several
+    microseconds a line, a measurable share of an iteration when logging every iteration.
+    With a callback registered (``console='auto'``), lines go through it as usual.
+    """
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self._wrapper: Any = None  # W&B's wrapper last seen, and the write it wraps
+        self._wrapped: Any = None
+
+    def emit(self, record: LogRecord) -> None:
+        try:
+            msg = self.format(record)
+            self._write(msg + self.terminator)
+            self.flush()
+        except RecursionError:  # as logging.StreamHandler.emit
+            raise
+        except Exception:  # noqa: BLE001 - logging reports it on stderr
+            self.handleError(record)
+
+    def _write(self, text: str) -> None:
+        stream = self.stream
+        write = stream.write
+        if write is self._wrapper or _is_wandb_capture(write):
+            capture = sys.modules.get("wandb.sdk.lib.console_capture")
+            if capture is not None and not (
+                getattr(capture, "_stdout_callbacks", True)
+                or getattr(capture, "_stderr_callbacks", True)
+            ):
+                if write is not self._wrapper:
+                    self._wrapper, self._wrapped = write, _wrapped_write(write)
+                if self._wrapped is not None:
+                    self._wrapped(text)
+                    return
+        write(text)
+
+
+def _is_wandb_capture(write: Any) -> bool:
+    return getattr(write, "__module__", None) == "wandb.sdk.lib.console_capture"
+
+
+def _wrapped_write(wrapper: Any) -> Any:
+    """The write method W&B's wrapper calls first (None if it cannot be found)."""
+    code, closure = getattr(wrapper, "__code__", None), getattr(wrapper, "__closure__", None)
+    if code is None or not closure:
+        return None
+    cells = dict(zip(code.co_freevars, closure))
+    try:
+        original = cells["orig_write"].cell_contents
+    except (KeyError, ValueError):
+        return None
+    return original if callable(original) else None
+
+
 class _FilterDuplicateWarning(logging.Filter):
     """Lets each distinct warning through once."""
 
@@ -135,7 +195,7 @@ class MMLogger(Logger, ManagerMixin):
         level = _level(log_level)
         rank, world_size = _rank_and_world()
 
-        console = logging.StreamHandler(stream=sys.stdout)
+        console = _ConsoleHandler(stream=sys.stdout)
         console.setFormatter(MMFormatter(color=_isatty(sys.stdout), datefmt="%m/%d %H:%M:%S"))
         console.setLevel(level if rank == 0 else logging.ERROR)
         console.addFilter(_FilterDuplicateWarning(logger_name))
