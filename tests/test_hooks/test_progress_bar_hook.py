@@ -387,7 +387,9 @@ def test_with_the_real_runner(tmp_path):
         experiment_name=f"progress_{uuid.uuid4().hex[:8]}",
     )
     for handler in runner.logger.handlers:
-        if type(handler) is logging.StreamHandler:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        ):
             handler.setStream(console.file)
     runner.train()
     lines = _text(console).splitlines()
