@@ -151,9 +151,10 @@ class LoggerHook(Hook):
         tag, log_str = runner.log_processor.get_log_after_iter(runner, batch_idx, "train")
         runner.logger.info(log_str)
         step = runner.iter + 1
-        tag = dict(tag)
-        tag.setdefault("epoch", runner.epoch + 1)
-        tag.setdefault("iter", step)
+        if "epoch" not in tag or "iter" not in tag:  # (a log processor of one's own)
+            tag = dict(tag)
+            tag.setdefault("epoch", runner.epoch + 1)
+            tag.setdefault("iter", step)
         runner.visualizer.add_scalars(tag, step=step, file_path=self.json_log_path)
 
     def _train_epoch_len(self, runner: Runner) -> int:

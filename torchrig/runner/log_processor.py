@@ -231,12 +231,12 @@ class LogProcessor:
         runner: Any,
         mode: str,
         reserve_prefix: bool = False,
-    ) -> OrderedDict[str, Any]:
+    ) -> dict[str, Any]:
         """Statistics of the scalars of ``mode``, named with or without the ``mode/`` prefix."""
         scalars = runner.message_hub.log_scalars
         plan = self._scalar_plan(scalars, mode, reserve_prefix)
         window_size = self.window_size
-        tag: OrderedDict[str, Any] = OrderedDict()
+        tag: dict[str, Any] = {}
         for key, name, mean in plan:
             buffer = scalars[key]
             tag[name] = buffer.mean(window_size) if mean else buffer.current()
