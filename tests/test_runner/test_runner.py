@@ -171,6 +171,40 @@ def test_call_hook_reaches_instance_patched_stages(tmp_path: Path) -> None:
     assert seen == [runner]
 
 
+@pytest.mark.parametrize("by_epoch", [True, False])
+@pytest.mark.parametrize("where", ["instance", "subclass"])
+def test_a_call_hook_of_ones_own_sees_every_iteration_stage(
+    tmp_path: Path, by_epoch: bool, where: str
+) -> None:
+    # The train loops call the iteration hooks directly unless call_hook is not torchrig's.
+    calls: list[tuple[str, dict]] = []
+
+    class Spying(Runner):
+        def call_hook(self, fn_name: str, **kwargs: Any) -> None:
+            calls.append((fn_name, kwargs))
+            super().call_hook(fn_name, **kwargs)
+
+    train_cfg = dict(by_epoch=True, max_epochs=2) if by_epoch else dict(by_epoch=False, max_iters=8)
+    cfg = _cfg(tmp_path, train_cfg=train_cfg, val_dataloader=None, val_cfg=None)
+    cfg.pop("val_evaluator")
+    if where == "subclass":
+        runner = Spying(**cfg)
+    else:
+        runner = Runner(**cfg)
+        original = runner.call_hook
+        runner.call_hook = lambda fn_name, **kwargs: (  # type: ignore[method-assign]
+            calls.append((fn_name, kwargs)) or original(fn_name, **kwargs)
+        )
+    runner.train()
+    before = [kwargs for name, kwargs in calls if name == "before_train_iter"]
+    after = [kwargs for name, kwargs in calls if name == "after_train_iter"]
+    assert len(before) == len(after) == 8  # 2 epochs of 4 batches, or 8 iterations
+    assert [kwargs["batch_idx"] for kwargs in before] == (
+        [0, 1, 2, 3, 0, 1, 2, 3] if by_epoch else list(range(8))
+    )
+    assert all("loss" in kwargs["outputs"] for kwargs in after)
+
+
 def test_built_from_objects_the_config_describes_them(tmp_path: Path) -> None:
     model = ToyModel()
     loader = DataLoader(ToyDataset(), batch_size=4)

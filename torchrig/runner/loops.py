@@ -139,7 +139,8 @@ class _TrainLoop(BaseLoop):
 
     def _train_step(self, batch_idx: int, data_batch: Any) -> None:
         runner = self.runner
-        if type(runner).call_hook is not _own_call_hook():  # a Runner with its own call_hook
+        # A Runner with a call_hook of its own (a subclass's, or one patched on the instance)
+        if getattr(runner.call_hook, "__func__", None) is not _own_call_hook():
             runner.call_hook("before_train_iter", batch_idx=batch_idx, data_batch=data_batch)
             outputs = runner.model.train_step(data_batch, optim_wrapper=runner.optim_wrapper)
             runner.call_hook(
