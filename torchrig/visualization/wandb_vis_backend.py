@@ -22,6 +22,8 @@ from torchrig.visualization._wandb_store import (
 )
 from torchrig.visualization._wandb_wire import RowEncoder, proto_request
 from torchrig.visualization._writer import register_exit_close, report
+
+_NUMBERS = frozenset((int, float))
 from torchrig.visualization.base_vis_backend import BaseVisBackend, force_init_env, import_tracker
 
 __all__ = ["WandbVisBackend"]
@@ -241,16 +243,21 @@ class WandbVisBackend(BaseVisBackend):
                     "W&B cannot place them, they are kept only by the local backend"
                 )
             return
-        row = {key: to_builtin(value) for key, value in scalar_dict.items()}
+        for value in scalar_dict.values():
+            if type(value) is not float and type(value) is not int:
+                row = {key: to_builtin(value) for key, value in scalar_dict.items()}
+                break
+        else:  # numbers already (what the LoggerHook sends): a plain copy
+            row = dict(scalar_dict)
         self._send_row(step, row, journal=True)
 
     def _send_row(self, step: int, row: dict, journal: bool) -> None:
-        if self._auto_summary or self._defined:
+        if (self._auto_summary or self._defined) and not self._defined.issuperset(row):
             self._define_new(row)
         if journal and self._journal is not None:
             self._journal.append(step, row)
         self._step = max(self._step, step)
-        if self._fast and all(type(v) in (int, float) for v in row.values()):
+        if self._fast and all(type(v) in _NUMBERS for v in row.values()):
             self._pending.append((step, row))
             if len(self._pending) >= _FAST_ROWS:
                 self._send_pending()
