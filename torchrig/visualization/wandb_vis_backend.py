@@ -22,9 +22,9 @@ from torchrig.visualization._wandb_store import (
 )
 from torchrig.visualization._wandb_wire import RowEncoder, proto_request
 from torchrig.visualization._writer import register_exit_close, report
+from torchrig.visualization.base_vis_backend import BaseVisBackend, force_init_env, import_tracker
 
 _NUMBERS = frozenset((int, float))
-from torchrig.visualization.base_vis_backend import BaseVisBackend, force_init_env, import_tracker
 
 __all__ = ["WandbVisBackend"]
 
