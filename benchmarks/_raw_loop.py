@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-__all__ = ["CNN", "MLP", "Digits", "RandomImages", "now", "raw_train"]
+__all__ = ["CNN", "MLP", "Digits", "RandomImages", "RawTrainer", "now", "raw_train"]
 
 LOG_INTERVAL = 50
 
@@ -95,16 +95,36 @@ def raw_train(
         marks: Filled with ``(time.perf_counter(), time.process_time())`` at the end of the
             first iteration, at the start of every epoch, and at the end (``end``).
     """
-    logger = logging.getLogger("raw")
-    loader = DataLoader(
-        dataset, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)
-    )
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    net.train()
-    step = 0
+    trainer = RawTrainer(net, dataset, batch_size)
     for epoch in range(max_epochs):
         marks[f"epoch_{epoch}"] = now()
-        for batch in loader:
+        trainer.epoch(epoch, marks)
+    marks["end"] = now()
+
+
+class RawTrainer:
+    """The raw loop's state (loader, optimizer, step count), one epoch at a time.
+
+    Args:
+        net: The model.
+        dataset: The data.
+        batch_size: Batch size.
+    """
+
+    def __init__(self, net: nn.Module, dataset: Dataset, batch_size: int) -> None:
+        self.net = net
+        self.loader = DataLoader(
+            dataset, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)
+        )
+        self.optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+        self.logger = logging.getLogger("raw")
+        self.step = 0
+        net.train()
+
+    def epoch(self, epoch: int, marks: dict[str, Any]) -> None:
+        """Trains one epoch; records ``first_iter`` in ``marks`` after the first iteration."""
+        net, optimizer, logger, step = self.net, self.optimizer, self.logger, self.step
+        for batch in self.loader:
             loss = F.cross_entropy(net(batch["inputs"]), batch["data_samples"])
             optimizer.zero_grad()
             loss.backward()
@@ -114,4 +134,4 @@ def raw_train(
                 marks["first_iter"] = now()
             if step % LOG_INTERVAL == 0:
                 logger.info(f"Epoch [{epoch + 1}] iter {step}  loss: {loss.item():.4f}")
-    marks["end"] = now()
+        self.step = step
