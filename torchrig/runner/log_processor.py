@@ -60,6 +60,7 @@ class LogProcessor:
         self._plans: dict[tuple[str, bool], tuple[tuple[str, ...], tuple]] = {}
         self._cuda: bool | None = None  # torch.cuda.is_available(), asked once
         self._headers: dict[str, tuple] = {}  # mode -> (key, *_header_parts): see _iter_header
+        self._line_plans: dict[tuple, tuple] = {}  # see _line_plan
         self._check_custom_cfg()
 
     def get_log_after_iter(self, runner: Any, batch_idx: int, mode: str) -> tuple[dict, str]:
@@ -85,36 +86,28 @@ class LogProcessor:
             tag = dict(log_tag)
         digits = self.num_digits
         fixed = f".{digits}f"
+        lr_keys, timed, rest = self._line_plan(mode, tag, log_tag)
 
         log_str = self._iter_header(runner, batch_idx, mode)
-        lr_items = []
-        for key, value in tag.items():
-            if key.endswith("lr"):
-                short = _remove_prefix(key, f"{mode}/")
-                log_tag.pop(short, None)
-                lr_items.append(f"{short}: {value:.{digits}e}")
-        log_str += " ".join(lr_items) + "  "
-
-        if "time" in log_tag and "data_time" in log_tag:
+        log_str += " ".join([f"{short}: {tag[key]:.{digits}e}" for key, short in lr_keys]) + "  "
+        if timed:
             eta = self._eta(runner, batch_idx, mode)
             if eta is not None:
                 log_str += f"eta: {_clock(int(eta))}  "
             log_str += (
-                f"time: {format(log_tag.pop('time'), fixed)}  "
-                f"data_time: {format(log_tag.pop('data_time'), fixed)}  "
+                f"time: {format(log_tag['time'], fixed)}  "
+                f"data_time: {format(log_tag['data_time'], fixed)}  "
             )
         max_memory = self._get_max_memory(runner)
         if max_memory is not None:
             log_str += f"memory: {max_memory}  "
             tag["memory"] = max_memory
-        if mode != "test":
-            items = []
-            for name, value in log_tag.items():
-                if mode == "val" and not name.startswith("loss"):
-                    continue  # val metrics are logged once, after the epoch
-                text = format(value, fixed) if type(value) is float else self._format(value)
-                items.append(f"{name}: {text}")
-            log_str += "  ".join(items)
+        items = []
+        for name in rest:
+            value = log_tag[name]
+            text = format(value, fixed) if type(value) is float else self._format(value)
+            items.append(f"{name}: {text}")
+        log_str += "  ".join(items)
 
         has_train_loop = _has_train_loop(runner)
         if not has_train_loop:
@@ -123,6 +116,32 @@ class LogProcessor:
             tag["epoch"] = runner.epoch + 1 if mode == "train" else runner.epoch
             tag["iter"] = runner.iter + 1 if mode == "train" else runner.iter
         return tag, log_str
+
+    def _line_plan(
+        self, mode: str, tag: dict[str, Any], log_tag: dict[str, Any]
+    ) -> tuple[list[tuple[str, str]], bool, list[str]]:
+        """Which values of an iteration's line go where, worked out once per set of keys:
+        ``(tag key, name)`` of each learning rate, whether ``time`` and ``data_time`` are
+        there (then the ETA and both times follow), and the other names, in order (for val,
+        only the losses: its metrics are logged once, after the epoch; none for test)."""
+        key = (mode, tuple(tag), tuple(log_tag))
+        cached = self._line_plans.get(key)
+        if cached is not None:
+            return cached
+        lr_keys = [(name, _remove_prefix(name, f"{mode}/")) for name in tag if name.endswith("lr")]
+        shown = set(log_tag).difference(short for _, short in lr_keys)
+        timed = "time" in shown and "data_time" in shown
+        if timed:
+            shown.difference_update(("time", "data_time"))
+        rest = [
+            name
+            for name in log_tag
+            if name in shown and mode != "test" and (mode != "val" or name.startswith("loss"))
+        ]
+        if len(self._line_plans) > 64:  # keys that keep changing: keep the cache small
+            self._line_plans.clear()
+        plan = self._line_plans[key] = (lr_keys, timed, rest)
+        return plan
 
     def get_log_after_epoch(
         self, runner: Any, batch_idx: int, mode: str, with_non_scalar: bool = False
