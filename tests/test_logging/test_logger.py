@@ -157,3 +157,54 @@ def test_console_lines_pass_wandb_capture_only_when_a_run_captures(monkeypatch) 
         dispose()
     assert wrapper_runs and captured == [stream.getvalue().splitlines(keepends=True)[-1]]
     assert captured[0].endswith("captured\n")
+
+
+def _strip_time(text: str) -> list[str]:
+    return [line.split(" - ", 1)[1] for line in text.splitlines()]
+
+
+def test_own_handlers_get_the_same_lines_as_through_logging(tmp_path, monkeypatch) -> None:
+    # Lines below WARNING go straight to the logger's own two handlers; anything attached
+    # besides them sends every line through logging's records, with the same result.
+    lines = {}
+    for way in ("direct", "records"):
+        stream = io.StringIO()
+        monkeypatch.setattr(sys, "stdout", stream)
+        log_file = tmp_path / f"{way}.log"
+        logger = MMLogger.get_instance(f"own-{way}", logger_name="exp", log_file=str(log_file))
+        if way == "records":
+            logger.addFilter(lambda record: True)
+        try:
+            logger.info("step %d of %s", 3, "ten")
+            logger.info("plain %s")  # no args: no formatting
+            logger.info("mapping %(a)s", {"a": 1})
+            logger.debug("hidden")
+            logger.warning("careful")
+        finally:
+            _close(logger)
+        lines[way] = (_strip_time(stream.getvalue()), _strip_time(log_file.read_text()))
+    assert lines["direct"] == lines["records"]
+    console, file = lines["direct"]
+    assert console[:3] == [
+        "exp - INFO - step 3 of ten",
+        "exp - INFO - plain %s",
+        "exp - INFO - mapping 1",
+    ]
+    assert file == console and len(file) == 4
+
+
+def test_other_handlers_and_bad_messages_still_go_through_logging(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    logger = MMLogger.get_instance("own-other", logger_name="exp")
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    logger.addHandler(Keep())
+    logger.info("to every handler")
+    assert seen == ["to every handler"]
+    logger.handlers.pop()
+    logger.info("%d apples", "three")  # logging reports the bad format; the caller goes on
+    assert "Logging error" in capsys.readouterr().err

@@ -13,6 +13,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Mapping
 from logging import Logger, LogRecord
 from typing import Any
 
@@ -63,26 +64,33 @@ class MMFormatter(logging.Formatter):
         self._time_cache: tuple[int, str] = (-1, "")  # (second, its formatted time)
 
     def format(self, record: LogRecord) -> str:
-        level_name = self._plain_levels.get(record.levelname)
-        if (
-            level_name is not None
-            and self.datefmt
-            and not (record.exc_info or record.exc_text or record.stack_info)
-            and type(self).formatTime is logging.Formatter.formatTime
-            and self.converter is time.localtime
-        ):
-            # What logging.Formatter.format makes of this record's format, without its
-            # general machinery; the time string is formatted once per second.
-            record.message = record.getMessage()
-            second = int(record.created)
-            cached_second, asctime = self._time_cache
-            if second != cached_second:
-                asctime = time.strftime(self.datefmt, time.localtime(second))
-                self._time_cache = (second, asctime)
-            record.asctime = asctime
-            return f"{asctime} - {record.name} - {level_name} - {record.message}"
+        if not (record.exc_info or record.exc_text or record.stack_info):
+            message = record.getMessage()
+            line = self.plain_line(record.name, record.levelname, message, record.created)
+            if line is not None:
+                record.message, record.asctime = message, self._time_cache[1]
+                return line
         self._style._fmt = self._formats.get(record.levelname, self._formats["INFO"])
         return super().format(record)
+
+    def plain_line(self, name: str, level_name: str, message: str, created: float) -> str | None:
+        """What ``logging.Formatter.format`` makes of a record below ERROR without exception
+        or stack (the time string formatted once per second); None where that machinery is
+        needed (a level with the source place, no ``datefmt``, an overridden time format)."""
+        shown = self._plain_levels.get(level_name)
+        if (
+            shown is None
+            or not self.datefmt
+            or type(self).formatTime is not logging.Formatter.formatTime
+            or self.converter is not time.localtime
+        ):
+            return None
+        second = int(created)
+        cached_second, asctime = self._time_cache
+        if second != cached_second:
+            asctime = time.strftime(self.datefmt, time.localtime(second))
+            self._time_cache = (second, asctime)
+        return f"{asctime} - {name} - {shown} - {message}"
 
 
 class _ConsoleHandler(logging.StreamHandler):
@@ -240,6 +248,9 @@ class MMLogger(Logger, ManagerMixin):
         stack_info: bool = False,
         stacklevel: int = 1,
     ) -> None:
+        if level < logging.WARNING and exc_info is None and extra is None and not stack_info:
+            if self._emit_own(level, msg, args):
+                return
         if (
             level < logging.ERROR
             and exc_info is None
@@ -255,6 +266,59 @@ class MMLogger(Logger, ManagerMixin):
             self.handle(record)
             return
         super()._log(level, msg, args, exc_info, extra, stack_info, stacklevel + 1)
+
+    def _emit_own(self, level: int, msg: object, args: Any) -> bool:
+        """Write a line below WARNING straight to this logger's own console and file handlers
+        (what ``logging`` does through a record, its filters and each handler's ``emit``, at
+        a fraction of the cost: a log line every iteration makes it count). False, with
+        nothing written, where anything else is attached: other handlers, formatters or
+        filters, or a message that does not format."""
+        handlers = self.handlers
+        if self.filters or self.disabled:
+            return False
+        for handler in handlers:
+            kind = type(handler)
+            if (
+                (kind is not _ConsoleHandler and kind is not logging.FileHandler)
+                or type(handler.formatter) is not MMFormatter
+                or handler.stream is None
+                or len(handler.filters) != 1
+                or type(handler.filters[0]) is not _FilterDuplicateWarning
+            ):
+                return False
+        if args and len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
+            args = args[0]  # as LogRecord does
+        try:
+            message = str(msg) % args if args else str(msg)
+        except Exception:  # noqa: BLE001 - logging's own path reports it
+            return False
+        created, level_name, name = time.time(), logging.getLevelName(level), self.name
+        lines = []
+        for handler in handlers:
+            if level >= handler.level:
+                line = handler.formatter.plain_line(name, level_name, message, created)
+                if line is None:
+                    return False
+                lines.append((handler, line + handler.terminator))
+        for handler, text in lines:
+            handler.acquire()
+            try:
+                if type(handler) is _ConsoleHandler:
+                    handler._write(text)
+                else:
+                    handler.stream.write(text)
+                handler.flush()
+            except RecursionError:
+                raise
+            except Exception:  # noqa: BLE001 - reported as logging reports a failed emit
+                handler.handleError(
+                    self.makeRecord(
+                        name, level, "(unknown file)", 0, msg, args, None, "(unknown function)"
+                    )
+                )
+            finally:
+                handler.release()
+        return True
 
     def callHandlers(self, record: LogRecord) -> None:  # noqa: N802 - logging's name
         """Pass ``record`` to this logger's own handlers only (no propagation)."""
