@@ -208,3 +208,15 @@ def test_other_handlers_and_bad_messages_still_go_through_logging(monkeypatch, c
     logger.handlers.pop()
     logger.info("%d apples", "three")  # logging reports the bad format; the caller goes on
     assert "Logging error" in capsys.readouterr().err
+
+
+def test_a_failing_stream_is_reported_as_logging_reports_it(monkeypatch, capsys) -> None:
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("disk gone")
+
+    monkeypatch.setattr(sys, "stdout", Broken())
+    logger = MMLogger.get_instance("own-broken", logger_name="exp")
+    logger.info("mapping %(a)s", {"a": 1})  # the caller goes on
+    err = capsys.readouterr().err
+    assert "Logging error" in err and "disk gone" in err and "mapping %(a)s" in err

@@ -107,7 +107,6 @@ class LoggerHook(Hook):
         self.log_metric_by_epoch = log_metric_by_epoch
         self.backend_args = backend_args
         self.json_log_path: str | None = None
-        self._epoch_len: tuple[Any, int, int] | None = None  # (dataloader, epoch, its length)
         self._current_epoch_len: int | None = None  # the running train epoch's length
 
     def before_run(self, runner: Runner) -> None:
@@ -157,19 +156,13 @@ class LoggerHook(Hook):
             tag.setdefault("iter", step)
         runner.visualizer.add_scalars(tag, step=step, file_path=self.json_log_path)
 
-    def _train_epoch_len(self, runner: Runner) -> int:
-        """``len(runner.train_dataloader)`` (-1 without one), read once per epoch."""
-        dataloader = runner.train_dataloader
-        epoch = runner.epoch
-        cached = self._epoch_len
-        if cached is not None and cached[0] is dataloader and cached[1] == epoch:
-            return cached[2]
+    @staticmethod
+    def _train_epoch_len(runner: Runner) -> int:
+        """``len(runner.train_dataloader)``, -1 without one (read once per epoch)."""
         try:
-            epoch_len = len(dataloader)
+            return len(runner.train_dataloader)
         except TypeError:  # an iterable dataset without a length: no epoch end to mark
-            epoch_len = -1
-        self._epoch_len = (dataloader, epoch, epoch_len)
-        return epoch_len
+            return -1
 
     def after_val_iter(
         self,

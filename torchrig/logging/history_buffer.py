@@ -67,8 +67,6 @@ def _stack_scalars(values: list[Any]) -> list[float] | None:
     first = values[0]
     if tensor_type is None or type(first) is not tensor_type:
         return None
-    if len(values) == 1:  # logged every iteration: one value at a time
-        return [first.tolist()] if first.ndim == 0 else None
     import torch
 
     try:
@@ -318,15 +316,6 @@ class HistoryBuffer:
 
         Costs O(1) for the whole history and O(window_size) for a window.
         """
-        if type(window_size) is int and window_size > 0:  # the log line's smoothing window
-            if self._pending_values:
-                self._flush()
-            values = self._values
-            size = len(values)
-            end = self._start or size
-            if window_size < size and window_size <= end:  # one slice of the ring
-                begin = end - window_size
-                return _divide(sum(values[begin:end]), sum(self._counts[begin:end]))
         window = self._window(window_size)
         if window is not None:
             return _divide(

@@ -248,24 +248,24 @@ class MMLogger(Logger, ManagerMixin):
         stack_info: bool = False,
         stacklevel: int = 1,
     ) -> None:
-        if level < logging.WARNING and exc_info is None and extra is None and not stack_info:
-            if self._emit_own(level, msg, args):
+        if exc_info is None and extra is None and not stack_info:
+            if level < logging.WARNING and self._emit_own(level, msg, args):
                 return
-        if (
-            level < logging.ERROR
-            and exc_info is None
-            and extra is None
-            and not stack_info
-            and all(type(handler.formatter) is MMFormatter for handler in self.handlers)
-        ):
-            # Below ERROR our formatter shows no source place: skip logging's walk up the
-            # stack to find it (a log line every iteration makes that walk a measurable cost).
-            record = self.makeRecord(
-                self.name, level, "(unknown file)", 0, msg, args, None, "(unknown function)"
-            )
-            self.handle(record)
-            return
+            if level < logging.ERROR and all(
+                type(handler.formatter) is MMFormatter for handler in self.handlers
+            ):
+                # Below ERROR our formatter shows no source place: skip logging's walk up the
+                # stack to find it (a log line every iteration makes that walk a measurable
+                # cost).
+                self.handle(self._record_without_place(level, msg, args))
+                return
         super()._log(level, msg, args, exc_info, extra, stack_info, stacklevel + 1)
+
+    def _record_without_place(self, level: int, msg: object, args: Any) -> LogRecord:
+        """A record whose source place is not looked up (our format shows none below ERROR)."""
+        return self.makeRecord(
+            self.name, level, "(unknown file)", 0, msg, args, None, "(unknown function)"
+        )
 
     def _emit_own(self, level: int, msg: object, args: Any) -> bool:
         """Write a line below WARNING straight to this logger's own console and file handlers
@@ -286,10 +286,11 @@ class MMLogger(Logger, ManagerMixin):
                 or type(handler.filters[0]) is not _FilterDuplicateWarning
             ):
                 return False
+        values = args
         if args and len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
-            args = args[0]  # as LogRecord does
+            values = args[0]  # as LogRecord does
         try:
-            message = str(msg) % args if args else str(msg)
+            message = str(msg) % values if values else str(msg)
         except Exception:  # noqa: BLE001 - logging's own path reports it
             return False
         created, level_name, name = time.time(), logging.getLevelName(level), self.name
@@ -311,11 +312,7 @@ class MMLogger(Logger, ManagerMixin):
             except RecursionError:
                 raise
             except Exception:  # noqa: BLE001 - reported as logging reports a failed emit
-                handler.handleError(
-                    self.makeRecord(
-                        name, level, "(unknown file)", 0, msg, args, None, "(unknown function)"
-                    )
-                )
+                handler.handleError(self._record_without_place(level, msg, args))
             finally:
                 handler.release()
         return True

@@ -353,9 +353,6 @@ class LogProcessor:
         torch.cuda.reset_peak_memory_stats(device)
         return int(megabytes)
 
-    def _get_iter(self, runner: Any, batch_idx: int) -> int:
-        return batch_idx + 1 if self.by_epoch else runner.iter + 1
-
     def _get_epoch(self, runner: Any, mode: str) -> int:
         """1-based epoch of a train iteration; for val/test, the epochs completed so far."""
         if not _has_train_loop(runner):

@@ -26,6 +26,12 @@ from torchrig.visualization.base_vis_backend import BaseVisBackend, force_init_e
 
 _NUMBERS = frozenset((int, float))
 
+
+def _numbers_only(row: dict) -> bool:
+    """Whether every value is an ``int`` or a ``float`` (not a subclass such as ``bool``)."""
+    return all(type(value) in _NUMBERS for value in row.values())
+
+
 __all__ = ["WandbVisBackend"]
 
 # Metric names whose best value is the largest / smallest (as MMEngine's CheckpointHook infers).
@@ -243,12 +249,10 @@ class WandbVisBackend(BaseVisBackend):
                     "W&B cannot place them, they are kept only by the local backend"
                 )
             return
-        for value in scalar_dict.values():
-            if type(value) is not float and type(value) is not int:
-                row = {key: to_builtin(value) for key, value in scalar_dict.items()}
-                break
-        else:  # numbers already (what the LoggerHook sends): a plain copy
+        if _numbers_only(scalar_dict):  # what the LoggerHook sends: a plain copy
             row = dict(scalar_dict)
+        else:
+            row = {key: to_builtin(value) for key, value in scalar_dict.items()}
         self._send_row(step, row, journal=True)
 
     def _send_row(self, step: int, row: dict, journal: bool) -> None:
@@ -257,7 +261,7 @@ class WandbVisBackend(BaseVisBackend):
         if journal and self._journal is not None:
             self._journal.append(step, row)
         self._step = max(self._step, step)
-        if self._fast and all(type(v) in _NUMBERS for v in row.values()):
+        if self._fast and _numbers_only(row):
             self._pending.append((step, row))
             if len(self._pending) >= _FAST_ROWS:
                 self._send_pending()
