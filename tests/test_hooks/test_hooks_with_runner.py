@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 
 import pytest
@@ -112,3 +113,43 @@ def test_resume_restores_best_checkpoints_and_early_stopping(tmp_path):
     assert [s for s, _ in checkpoint_hook.state_dict()["best"]["seq/score"]] == [0.5, 0.45]
     assert "best_seq_score_epoch_1.pth" in _pth(tmp_path)
     assert "best_seq_score_epoch_2.pth" not in _pth(tmp_path)  # 0.4 was pushed out by 0.45
+
+
+@pytest.mark.parametrize("flush_interval", [0, 60])
+def test_iteration_lines_reach_the_log_file_in_order(tmp_path, flush_interval):
+    # Held iteration lines (flush_interval > 0) are written at the end of each epoch at the
+    # latest, before the lines that follow, and each line at once with flush_interval=0.
+    from torchrig.hooks import Hook, LoggerHook
+
+    seen: list[int] = []
+
+    class ReadLog(Hook):
+        priority = "LOWEST"  # after the LoggerHook
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            with open(runner.logger.log_file, encoding="utf-8") as f:
+                seen.append(f.read().count("Epoch(train)"))
+
+    runner = runner_module.Runner(
+        model=testing.ToyModel(),
+        work_dir=str(tmp_path),
+        train_dataloader=DataLoader(testing.ToyDataset(), batch_size=3),
+        optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1)),
+        train_cfg=dict(by_epoch=True, max_epochs=2),
+        default_hooks=dict(
+            checkpoint=None, logger=LoggerHook(interval=1, flush_interval=flush_interval)
+        ),
+        custom_hooks=[ReadLog()],
+        experiment_name=f"lines_{uuid.uuid4().hex[:8]}",
+    )
+    runner.train()
+    per_epoch = len(runner.train_dataloader)
+    with open(runner.logger.log_file, encoding="utf-8") as f:
+        places = re.findall(r"Epoch\(train\)\s*\[(\d+)\]\[\s*(\d+)/", f.read())
+    assert places == [(str(e), str(i)) for e in (1, 2) for i in range(1, per_epoch + 1)]
+    if flush_interval == 0:
+        assert seen == list(range(1, 2 * per_epoch + 1))
+    else:  # held within each epoch; the first epoch's all written by the second's first line
+        assert seen[0] == 0 and seen[per_epoch - 1] < per_epoch <= seen[per_epoch]
+    with pytest.raises(ValueError, match="flush_interval"):
+        LoggerHook(flush_interval=-1)

@@ -193,16 +193,23 @@ def test_own_handlers_get_the_same_lines_as_through_logging(tmp_path, monkeypatc
     assert file == console and len(file) == 4
 
 
+class _Keep(logging.Handler):
+    """Another handler: keeps the messages it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(record.getMessage())
+
+
 def test_other_handlers_and_bad_messages_still_go_through_logging(monkeypatch, capsys) -> None:
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     logger = MMLogger.get_instance("own-other", logger_name="exp")
-    seen = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            seen.append(record.getMessage())
-
-    logger.addHandler(Keep())
+    keep = _Keep()
+    seen = keep.seen
+    logger.addHandler(keep)
     logger.info("to every handler")
     assert seen == ["to every handler"]
     logger.handlers.pop()
@@ -220,3 +227,100 @@ def test_a_failing_stream_is_reported_as_logging_reports_it(monkeypatch, capsys)
     logger.info("mapping %(a)s", {"a": 1})  # the caller goes on
     err = capsys.readouterr().err
     assert "Logging error" in err and "disk gone" in err and "mapping %(a)s" in err
+
+
+def _wait_for(predicate, timeout: float = 5.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_deferred_lines_are_written_together_in_order(tmp_path, monkeypatch) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", stream)
+    log_file = tmp_path / "run.log"
+    logger = MMLogger.get_instance("defer-order", logger_name="exp", log_file=str(log_file))
+    try:
+        logger.defer("iter 1", seconds=60)
+        logger.defer("iter 2", seconds=60)
+        assert stream.getvalue() == "" and log_file.read_text() == ""  # held
+        logger.info("saving")  # another line writes the held ones first
+        logger.defer("iter 3", seconds=60)
+        logger.warning("careful")
+        logger.defer("iter 4", seconds=60)
+        logger.defer("hidden", seconds=60, level=logging.DEBUG)
+        logger.flush()
+        expected = ["iter 1", "iter 2", "saving", "iter 3", "careful", "iter 4"]
+        assert [line.split(" - ")[-1] for line in stream.getvalue().splitlines()] == expected
+        assert [line.split(" - ")[-1] for line in log_file.read_text().splitlines()] == expected
+        # Within their time, without anything else logged: the flusher thread writes them,
+        # also when another handler holds lines due much later.
+        other = MMLogger.get_instance("defer-later", log_file=str(tmp_path / "later.log"))
+        other.defer("later", seconds=600)
+        logger.defer("iter 5", seconds=0.05)
+        assert _wait_for(lambda: "iter 5" in log_file.read_text() and "iter 5" in stream.getvalue())
+        assert (tmp_path / "later.log").read_text() == ""
+        other.close()
+        assert "later" in (tmp_path / "later.log").read_text()
+    finally:
+        _close(logger)
+
+
+def test_deferred_lines_read_as_immediate_ones(tmp_path, monkeypatch) -> None:
+    lines = {}
+    for way in ("defer", "info"):
+        stream = io.StringIO()
+        monkeypatch.setattr(sys, "stdout", stream)
+        log_file = tmp_path / f"{way}.log"
+        logger = MMLogger.get_instance(
+            f"defer-same-{way}", logger_name="exp", log_file=str(log_file)
+        )
+        try:
+            for text in ("Epoch(train) [1][ 5/45]  loss: 0.5", "100% done %s"):
+                if way == "defer":
+                    logger.defer(text, seconds=60)
+                else:
+                    logger.info(text)
+        finally:
+            _close(logger)
+        lines[way] = (_strip_time(stream.getvalue()), _strip_time(log_file.read_text()))
+    assert lines["defer"] == lines["info"] and len(lines["info"][1]) == 2
+
+
+def test_defer_logs_at_once_where_it_cannot_hold_lines(monkeypatch) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", stream)
+    logger = MMLogger.get_instance("defer-other", logger_name="exp")
+    keep = _Keep()
+    seen = keep.seen
+    logger.addHandler(keep)
+    try:
+        logger.defer("with another handler", seconds=60)
+        assert seen == ["with another handler"] and "with another handler" in stream.getvalue()
+    finally:
+        logger.handlers.pop()
+    logger.defer("warning", seconds=60, level=logging.WARNING)
+    logger.defer("no delay", seconds=0)
+    assert "warning" in stream.getvalue() and "no delay" in stream.getvalue()
+
+
+def test_deferred_lines_are_written_when_the_process_ends(tmp_path) -> None:
+    import subprocess
+
+    log_file = tmp_path / "exit.log"
+    script = (
+        "import sys\n"
+        "from torchrig.logging import MMLogger\n"
+        "logger = MMLogger.get_instance('exit', log_file=sys.argv[1])\n"
+        "for i in range(3): logger.defer(f'line {i}', seconds=600)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(log_file)], capture_output=True, text=True, check=True
+    ).stdout
+    assert [line.split(" - ")[-1] for line in out.splitlines()] == ["line 0", "line 1", "line 2"]
+    assert log_file.read_text().count(" - INFO - line ") == 3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import warnings
@@ -219,6 +220,7 @@ def test_console_capture_on_when_init_kwargs_ask(wandb_offline, init_kwargs):
 def test_wire_rows_equal_what_protobuf_builds(wandb_offline):
     from wandb.proto import wandb_server_pb2 as spb
 
+    from torchrig.visualization._wandb_store import journal_line
     from torchrig.visualization._wandb_wire import RowEncoder, proto_request
 
     save_dir = str(wandb_offline / "e")
@@ -231,16 +233,28 @@ def test_wire_rows_equal_what_protobuf_builds(wandb_offline):
         (3, {"big": 10**200, "neg": -(2**70), "x" * 5000: 1.5, "ünï/ködé": -0.0}),
         (4, {}),
     ]
+    # Rows of seen keys come from their keys' plan: the same bytes, and the same journal line.
+    rng = random.Random(0)
+    numbers = [0.1, -0.0, 5e-324, 1e300, 1e-7, 123456789.25, float("nan"), 10**25, -7, 0]
+    for _ in range(200):
+        keys = rng.sample(["loss", "lr", "100%", "ünï/ködé", "k" * 120, "iter"], 3)
+        rows.append((rng.randrange(2**35), {key: rng.choice(numbers) for key in keys}))
     for step, row in rows:
-        framed = encoder.encode(step, row, 1.5e9)
+        lines: list[str] = []
+        framed = encoder.encode(step, row, 1.5e9, lines)
         assert int.from_bytes(framed[1:5], "little") == len(framed) - 5
         assert spb.ServerRequest.FromString(framed[5:]) == proto_request(
             interface, step, row, 1.5e9
         )
+        assert lines == [journal_line(step, row)]
+        assert json.loads(lines[0])["step"] == step
     # Through the backend: these values reach the run file.
     backend.add_scalars(rows[0][1], step=1)
     backend.add_scalars(rows[1][1], step=2)
     backend.add_scalars(rows[2][1], step=3)
+    backend.flush()
+    journaled = read_journal(backend._journal.path, 0, 10)
+    assert [step for step, _ in journaled] == [1, 2, 3] and journaled[0][1] == rows[0][1]
     history = _run_of(backend, save_dir).history
     assert [row["_step"] for row in history] == [1, 2, 3]
     assert history[1]["inf"] == float("inf") and history[1]["nan"] != history[1]["nan"]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from torchrig.hooks.hook import DATA_BATCH, Hook
 from torchrig.hooks.runtime_info_hook import _is_scalar
+from torchrig.logging import MMLogger
 from torchrig.registry import HOOKS
 
 if TYPE_CHECKING:
@@ -20,6 +21,12 @@ __all__ = ["LoggerHook"]
 # Hook's own helpers: ``after_train_iter`` inlines them unless a subclass overrides them.
 _EVERY_N_TRAIN_ITERS = Hook.every_n_train_iters
 _EVERY_N_INNER_ITERS = Hook.every_n_inner_iters
+
+
+def _flush(logger: Any) -> None:
+    """Write the lines ``logger`` deferred (an MMLogger; other loggers hold none)."""
+    if isinstance(logger, MMLogger):
+        logger.flush()
 
 
 def _completed_train_iters(runner: Runner) -> tuple[int, int]:
@@ -63,6 +70,11 @@ class LoggerHook(Hook):
         log_metric_by_epoch: Kept for MMEngine configs. Metrics always use the iteration
             as their step (the epoch is a field of every record).
         backend_args: Kept for MMEngine configs (local files only).
+        flush_interval: Iteration lines are written to the console and the log file at
+            least this often (seconds), all those of the interval in one write (see
+            :meth:`MMLogger.defer <torchrig.logging.MMLogger.defer>`); other lines, the end
+            of each epoch, checkpoints and the end of the run write them at once. 0 writes
+            each line as it comes.
     """
 
     priority = "BELOW_NORMAL"
@@ -78,6 +90,7 @@ class LoggerHook(Hook):
         file_client_args: dict | None = None,
         log_metric_by_epoch: bool = True,
         backend_args: dict | None = None,
+        flush_interval: float = 0.1,
     ) -> None:
         if not isinstance(interval, int) or interval <= 0:
             raise ValueError(f"LoggerHook: interval must be a positive int, got {interval!r}")
@@ -90,6 +103,10 @@ class LoggerHook(Hook):
         if file_client_args is not None and backend_args is not None:
             raise ValueError(
                 "LoggerHook: give backend_args or file_client_args (deprecated), not both"
+            )
+        if not isinstance(flush_interval, (int, float)) or flush_interval < 0:
+            raise ValueError(
+                f"LoggerHook: flush_interval must be a number >= 0, got {flush_interval!r}"
             )
         if isinstance(out_suffix, str):
             out_suffix = (out_suffix,)
@@ -106,6 +123,7 @@ class LoggerHook(Hook):
         self.file_client_args = file_client_args
         self.log_metric_by_epoch = log_metric_by_epoch
         self.backend_args = backend_args
+        self.flush_interval = float(flush_interval)
         self.json_log_path: str | None = None
         self._current_epoch_len: int | None = None  # the running train epoch's length
 
@@ -121,6 +139,21 @@ class LoggerHook(Hook):
 
     def after_train_epoch(self, runner: Runner) -> None:
         self._current_epoch_len = None
+        _flush(runner.logger)
+
+    def after_train(self, runner: Runner) -> None:
+        _flush(runner.logger)
+
+    def before_save_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
+        _flush(runner.logger)
+
+    def _log_line(self, runner: Runner, line: str) -> None:
+        """An iteration's line: deferred (written with the others of ``flush_interval``)."""
+        logger = runner.logger
+        if self.flush_interval > 0 and isinstance(logger, MMLogger):
+            logger.defer(line, self.flush_interval)
+        else:
+            logger.info(line)
 
     def after_train_iter(
         self,
@@ -148,7 +181,7 @@ class LoggerHook(Hook):
         if not (inner_due or (last_of_epoch and (not self.ignore_last or epoch_len <= interval))):
             return
         tag, log_str = runner.log_processor.get_log_after_iter(runner, batch_idx, "train")
-        runner.logger.info(log_str)
+        self._log_line(runner, log_str)
         step = runner.iter + 1
         if "epoch" not in tag or "iter" not in tag:  # (a log processor of one's own)
             tag = dict(tag)
@@ -173,7 +206,7 @@ class LoggerHook(Hook):
     ) -> None:
         if self.every_n_inner_iters(batch_idx, self.interval):
             _, log_str = runner.log_processor.get_log_after_iter(runner, batch_idx, "val")
-            runner.logger.info(log_str)
+            self._log_line(runner, log_str)
 
     def after_test_iter(
         self,
@@ -184,7 +217,7 @@ class LoggerHook(Hook):
     ) -> None:
         if self.every_n_inner_iters(batch_idx, self.interval):
             _, log_str = runner.log_processor.get_log_after_iter(runner, batch_idx, "test")
-            runner.logger.info(log_str)
+            self._log_line(runner, log_str)
 
     def after_val_epoch(self, runner: Runner, metrics: dict[str, Any] | None = None) -> None:
         tag, log_str = runner.log_processor.get_log_after_epoch(

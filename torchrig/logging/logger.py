@@ -12,7 +12,9 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
+import weakref
 from collections.abc import Mapping
 from logging import Logger, LogRecord
 from typing import Any
@@ -93,8 +95,113 @@ class MMFormatter(logging.Formatter):
         return f"{asctime} - {name} - {shown} - {message}"
 
 
-class _ConsoleHandler(logging.StreamHandler):
-    """A ``StreamHandler`` that writes past W&B's console-capture wrapper while no W&B run
+class _Flusher:
+    """One daemon thread that writes deferred lines when their time comes (see
+    :meth:`MMLogger.defer`); it sleeps while no handler holds any."""
+
+    def __init__(self) -> None:
+        self._handlers: weakref.WeakSet[_DeferringHandler] = weakref.WeakSet()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def watch(self, handler: _DeferringHandler) -> None:
+        """``handler`` has just deferred its first line: write it by its due time."""
+        self._handlers.add(handler)
+        if self._thread is None or not self._thread.is_alive():  # none yet, or forked
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._run, name="torchrig-log-flusher", daemon=True
+                    )
+                    self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        timeout = None
+        while True:
+            self._wake.wait(timeout)
+            self._wake.clear()  # a line deferred from now on is seen by the scan below
+            now, next_due = time.time(), None
+            for handler in list(self._handlers):
+                due = handler._due if handler._pending else None
+                if due is None:
+                    continue
+                if due <= now:
+                    try:
+                        handler.flush()
+                    except Exception:  # noqa: BLE001 - a closed or broken stream: drop them
+                        handler._pending.clear()
+                elif next_due is None or due < next_due:
+                    next_due = due
+            timeout = None if next_due is None else max(next_due - now, 0.0)
+
+
+_FLUSHER = _Flusher()
+
+
+class _DeferringHandler(logging.StreamHandler):
+    """A ``StreamHandler`` that can also hold lines for a while and write them together
+    (:meth:`MMLogger.defer`): one write instead of one a line. Anything else it writes, and
+    :meth:`flush` / ``close``, write the held lines first, so the order is kept."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+        self._due = 0.0
+
+    def defer(self, text: str, now: float, seconds: float) -> None:
+        """Hold ``text`` (a line with its terminator) to be written by ``now + seconds``.
+        The caller holds the handler's lock."""
+        pending = self._pending
+        pending.append(text)
+        if len(pending) == 1:
+            self._due = now + seconds
+            _FLUSHER.watch(self)
+        elif now >= self._due:  # the flusher is late (a busy interpreter): write them now
+            self.flush()
+
+    def put(self, text: str) -> None:
+        """Write ``text`` after the held lines, then flush. The caller holds the lock."""
+        if self._pending:
+            text = self._take_pending() + text
+        self._write(text)
+        super().flush()
+
+    def _take_pending(self) -> str:
+        text = "".join(self._pending)
+        self._pending.clear()
+        return text
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+
+    def emit(self, record: LogRecord) -> None:
+        try:
+            msg = self.format(record)
+            self.acquire()
+            try:
+                self.put(msg + self.terminator)
+            finally:
+                self.release()
+        except RecursionError:  # as logging.StreamHandler.emit
+            raise
+        except Exception:  # noqa: BLE001 - logging reports it on stderr
+            self.handleError(record)
+
+    def flush(self) -> None:
+        """Write the held lines, then flush the stream."""
+        self.acquire()
+        try:
+            if self._pending and self.stream is not None:
+                self._write(self._take_pending())
+            super().flush()
+        finally:
+            self.release()
+
+
+class _ConsoleHandler(_DeferringHandler):
+    """The console handler; it writes past W&B's console-capture wrapper while no W&B run
     captures the console.
 
     Importing ``wandb`` replaces ``sys.stdout.write`` and ``sys.stderr.write`` for good with a
@@ -108,16 +215,6 @@ class _ConsoleHandler(logging.StreamHandler):
         super().__init__(stream)
         self._wrapper: Any = None  # W&B's wrapper last seen, and the write it wraps
         self._wrapped: Any = None
-
-    def emit(self, record: LogRecord) -> None:
-        try:
-            msg = self.format(record)
-            self._write(msg + self.terminator)
-            self.flush()
-        except RecursionError:  # as logging.StreamHandler.emit
-            raise
-        except Exception:  # noqa: BLE001 - logging reports it on stderr
-            self.handleError(record)
 
     def _write(self, text: str) -> None:
         stream = self.stream
@@ -134,6 +231,23 @@ class _ConsoleHandler(logging.StreamHandler):
                     self._wrapped(text)
                     return
         write(text)
+
+
+class _FileHandler(_DeferringHandler, logging.FileHandler):
+    """The log file's handler (``logging.FileHandler`` that can hold lines: see
+    :class:`_DeferringHandler`)."""
+
+    def __init__(self, filename: str, mode: str = "a") -> None:
+        logging.FileHandler.__init__(self, filename, mode)
+        self._pending = []
+        self._due = 0.0
+
+    def emit(self, record: LogRecord) -> None:
+        # As FileHandler.emit: reopen a closed file, unless that would truncate it.
+        if self.stream is None and (self.mode != "w" or not getattr(self, "_closed", False)):
+            self.stream = self._open()
+        if self.stream:
+            _DeferringHandler.emit(self, record)
 
 
 def _is_wandb_capture(write: Any) -> bool:
@@ -238,6 +352,35 @@ class MMLogger(Logger, ManagerMixin):
             cls.get_instance(_DEFAULT_NAME)
         return super().get_current_instance()  # type: ignore[return-value]
 
+    def defer(self, msg: object, seconds: float = 0.1, level: int = logging.INFO) -> None:
+        """Log ``msg`` (below WARNING), written to the console and the log file within
+        ``seconds``, together with the other lines deferred by then: one write for many lines
+        instead of one each. A log line every iteration otherwise costs a write to the
+        terminal and one to the file per iteration, a measurable share of a small model's step.
+
+        The order of this logger's lines is kept: any other line, :meth:`flush` and the end
+        of the process write the deferred lines first. Output written past the logger
+        (``print``) can come before deferred lines written up to ``seconds`` earlier, and a
+        process killed by SIGKILL loses up to ``seconds`` of them. With other handlers or
+        filters attached, at WARNING and above, or with ``seconds <= 0`` the line is logged
+        at once, as :meth:`log` does.
+
+        Args:
+            msg: The message.
+            seconds: Written within this many seconds.
+            level: Its level.
+        """
+        if not self.isEnabledFor(level):
+            return
+        if seconds > 0 and level < logging.WARNING and self._emit_own(level, msg, (), seconds):
+            return
+        self._log(level, msg, ())
+
+    def flush(self) -> None:
+        """Write the deferred lines (:meth:`defer`) and flush every handler."""
+        for handler in self.handlers:
+            handler.flush()
+
     def _log(  # type: ignore[override]
         self,
         level: int,
@@ -267,10 +410,11 @@ class MMLogger(Logger, ManagerMixin):
             self.name, level, "(unknown file)", 0, msg, args, None, "(unknown function)"
         )
 
-    def _emit_own(self, level: int, msg: object, args: Any) -> bool:
+    def _emit_own(self, level: int, msg: object, args: Any, defer: float = 0.0) -> bool:
         """Write a line below WARNING straight to this logger's own console and file handlers
         (what ``logging`` does through a record, its filters and each handler's ``emit``, at
-        a fraction of the cost: a log line every iteration makes it count). False, with
+        a fraction of the cost: a log line every iteration makes it count), or with
+        ``defer`` seconds, hand it to them to be written within that time. False, with
         nothing written, where anything else is attached: other handlers, formatters or
         filters, or a message that does not format."""
         handlers = self.handlers
@@ -279,7 +423,7 @@ class MMLogger(Logger, ManagerMixin):
         for handler in handlers:
             kind = type(handler)
             if (
-                (kind is not _ConsoleHandler and kind is not logging.FileHandler)
+                (kind is not _ConsoleHandler and kind is not _FileHandler)
                 or type(handler.formatter) is not MMFormatter
                 or handler.stream is None
                 or len(handler.filters) != 1
@@ -304,11 +448,10 @@ class MMLogger(Logger, ManagerMixin):
         for handler, text in lines:
             handler.acquire()
             try:
-                if type(handler) is _ConsoleHandler:
-                    handler._write(text)
+                if defer > 0:
+                    handler.defer(text, created, defer)
                 else:
-                    handler.stream.write(text)
-                handler.flush()
+                    handler.put(text)
             except RecursionError:
                 raise
             except Exception:  # noqa: BLE001 - reported as logging reports a failed emit
@@ -330,7 +473,9 @@ class MMLogger(Logger, ManagerMixin):
             logger._cache.clear()
 
     def close(self) -> None:
-        """Close and remove the file handlers (the console handler stays)."""
+        """Write the deferred lines, close and remove the file handlers (the console handler
+        stays)."""
+        self.flush()
         for handler in list(self.handlers):
             if isinstance(handler, logging.FileHandler):
                 handler.close()
@@ -360,7 +505,7 @@ def _file_handler(
     log_file: str, file_mode: str, cfg: dict[str, Any] | None
 ) -> logging.FileHandler | logging.Handler:
     if cfg is None:
-        return logging.FileHandler(log_file, file_mode)
+        return _FileHandler(log_file, file_mode)
     from logging import handlers as log_handlers
 
     cfg = dict(cfg)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from math import isfinite
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,9 @@ def to_builtin(value: Any) -> Any:
 
 
 _KEYS: dict[str, str] = {}
+# Key tuple of a row of numbers -> "%r" template of its JSON text (see dumps_flat).
+_ROW_FORMATS: dict[tuple, str] = {}
+_NUMBER_TYPES = frozenset((int, float))
 
 
 def dumps_flat(record: dict) -> str:
@@ -63,8 +67,17 @@ def dumps_flat(record: dict) -> str:
 
     A row of ``str`` keys and ``int``/``float`` values (what a training log sends every
     iteration) is written from cached ``"key": `` prefixes and ``repr`` of the numbers, which is
-    what ``json.dumps`` writes for them; any other row goes through ``json.dumps``.
+    what ``json.dumps`` writes for them; any other row goes through ``json.dumps``. A row with
+    the keys of one seen before is formatted in one step (a template of its keys).
     """
+    values = tuple(record.values())
+    template = _ROW_FORMATS.get(tuple(record))
+    if template is not None and _NUMBER_TYPES.issuperset(map(type, values)):
+        try:
+            if isfinite(sum(values)):  # no NaN or infinity, whose JSON differs from repr
+                return template % values
+        except OverflowError:  # an int too large for a float: the general path
+            pass
     parts = []
     for key, value in record.items():
         kind = type(value)
@@ -82,6 +95,9 @@ def dumps_flat(record: dict) -> str:
                 return json.dumps(record, default=str)
             prefix = _KEYS[key] = json.dumps(key) + ": "
         parts.append(prefix + text)
+    if len(_ROW_FORMATS) < 256:  # rows whose keys keep changing are formatted as above
+        keys = tuple(record)
+        _ROW_FORMATS[keys] = "{" + ", ".join(_KEYS[k].replace("%", "%%") + "%r" for k in keys) + "}"
     return "{" + ", ".join(parts) + "}"
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "Journal",
     "history_steps",
     "iter_records",
+    "journal_line",
     "read_journal",
     "wait_for_exit_record",
     "wait_until_settled",
@@ -170,6 +171,11 @@ def _row_step(history: Any) -> int:
     return -1
 
 
+def journal_line(step: int, row: dict) -> str:
+    """A row's line in the journal: ``{"step": <step>, "row": {<key>: <value>, ...}}``."""
+    return f'{{"step": {int(step)}, "row": {dumps_flat(row)}}}\n'
+
+
 class Journal:
     """Append-only JSON-lines record of the history rows sent to W&B.
 
@@ -199,8 +205,13 @@ class Journal:
 
     def append(self, step: int, row: dict) -> None:
         """Record one row (values already plain numbers)."""
-        self._file.write(f'{{"step": {int(step)}, "row": {dumps_flat(row)}}}\n')
+        self._file.write(journal_line(step, row))
         self.entries += 1
+
+    def extend(self, lines: list[str]) -> None:
+        """Record rows given as their :func:`journal_line`."""
+        self._file.write("".join(lines))
+        self.entries += len(lines)
 
     def sync(self) -> None:
         """Write the journal through to disk."""

@@ -16,7 +16,10 @@ from __future__ import annotations
 import json
 import struct
 import time
-from typing import Any
+from math import isfinite
+from typing import Any, NamedTuple
+
+from torchrig.visualization._wandb_store import journal_line
 
 __all__ = ["RowEncoder", "number_json", "proto_request"]
 
@@ -51,6 +54,32 @@ def _length(value: int) -> bytes:
 
 def _tag(descriptor: Any, name: str, wire_type: int) -> bytes:
     return _varint(descriptor.fields_by_name[name].number << 3 | wire_type)
+
+
+_NUMBER_TYPES = frozenset((int, float))
+
+
+def _text(raw: bytes) -> str:
+    """Bytes as a ``str`` of the same length (latin-1): a row is put together as text and
+    encoded once."""
+    return raw.decode("latin-1")
+
+
+_SHORT_TEXT = [_text(value) for value in _SHORT]
+
+
+def _length_text(value: int) -> str:
+    return _SHORT_TEXT[value] if value < 4096 else _text(_varint(value))
+
+
+class _RowPlan(NamedTuple):
+    """How rows with one tuple of keys are encoded in one formatting step (see
+    :meth:`RowEncoder.encode`)."""
+
+    reprs: str  # "%r,%r,...": the JSON text of each value and of the timestamp
+    bases: tuple[int, ...]  # per item: its head's size + 1 (the value's length byte)
+    template: str  # the items: "%c" for the lengths, "%s" for the values' text
+    journal: str  # the row's journal line (see journal_line), "%s" for the values' text
 
 
 def proto_request(interface: Any, step: int, row: dict[str, int | float], now: float) -> Any:
@@ -107,12 +136,21 @@ class RowEncoder:
         interface._assign(tail)
         self._record_tail = tail.SerializeToString()
         self._heads: dict[str, tuple[bytes, bytes, int]] = {}
-        sample = {"loss": 0.25, "iter": 7, "lr": float("nan"), "étape/x": -3}
+        self._plans: dict[tuple, _RowPlan | None] = {}
+        self._outer = tuple(
+            _text(tag) for tag in (self._partial_tag, self._request_tag, self._publish_tag)
+        )
+        self._record_tail_text = _text(self._record_tail)
+        self._step_text = _text(self._step_tag)
         now = time.time()
-        built = proto_request(interface, 7, sample, now)
-        mine = spb.ServerRequest.FromString(self.encode(7, sample, now)[self._header.size :])
-        if mine != built:
-            raise RuntimeError("W&B's history request layout is not the expected one")
+        # A row with NaN (the general path), then one twice (the second from its plan).
+        samples = [{"loss": 0.25, "iter": 7, "lr": float("nan"), "étape/x": -3}]
+        samples += [{"loss": 0.25, "iter": 7, "lr": 1e-3, "étape/x": -3, "n": 10**30}] * 2
+        for sample in samples:
+            built = proto_request(interface, 7, sample, now)
+            mine = spb.ServerRequest.FromString(self.encode(7, sample, now)[self._header.size :])
+            if mine != built:
+                raise RuntimeError("W&B's history request layout is not the expected one")
 
     def _head(self, key: str) -> tuple[bytes, bytes, int]:
         # An item is: item tag, its length, key field, value tag, value length, value.
@@ -121,8 +159,67 @@ class RowEncoder:
         self._heads[key] = entry = (self._item_tag, head, len(head))
         return entry
 
-    def encode(self, step: int, row: dict[str, int | float], now: float) -> bytes:
-        """One framed request publishing ``row`` (numbers) at ``step``."""
+    def _plan(self, keys: tuple) -> _RowPlan | None:
+        """The plan of rows with ``keys`` (None where a length needs two bytes)."""
+        bases, items = [], []
+        for key in (*keys, "_timestamp"):
+            tag, head, head_size = self._heads.get(key) or self._head(key)
+            if head_size + 1 + 32 >= 0x80:  # a long key: its item's length may need 2 bytes
+                bases = None
+                break
+            bases.append(head_size + 1)
+            items.append(_text(tag) + "%c" + _text(head).replace("%", "%%") + "%c%s")
+        plan = None
+        if bases is not None:
+            # journal_line's text of the row, with its values' text left to fill in.
+            fields = ", ".join(json.dumps(key).replace("%", "%%") + ": %s" for key in keys)
+            journal = '{"step": %d, "row": {' + fields + "}}\n"
+            plan = _RowPlan(",".join(["%r"] * len(bases)), tuple(bases), "".join(items), journal)
+        if len(self._plans) < 256:
+            self._plans[keys] = plan
+        return plan
+
+    def encode(
+        self, step: int, row: dict[str, int | float], now: float, lines: list | None = None
+    ) -> bytes:
+        """One framed request publishing ``row`` (numbers) at ``step``; with ``lines``, the
+        row's :func:`journal_line` is appended to it (made from the same text of the values).
+
+        A row of finite ``int``/``float`` values whose keys were seen before is put together
+        from its keys' plan: the values' text in one formatting step, then the items in
+        another (the same bytes as the general path, item by item)."""
+        keys = tuple(row)
+        plan = self._plans.get(keys, False)
+        if plan is False:
+            plan = self._plan(keys)
+        values = (*row.values(), now)
+        if plan is not None and _NUMBER_TYPES.issuperset(map(type, values)):
+            try:
+                finite = isfinite(sum(values))
+            except OverflowError:
+                finite = False
+            texts = (plan.reprs % values).split(",") if finite else ()
+            if finite and max(map(len, texts)) <= 32:
+                if lines is not None:  # (the timestamp, last, is not journaled)
+                    lines.append(plan.journal % (step, *texts[:-1]))
+                args = []
+                for base, text in zip(plan.bases, texts):
+                    size = len(text)
+                    args += (base + size, size, text)
+                num = self._num_tag + _varint(step)
+                partial = (
+                    plan.template % tuple(args)
+                    + self._step_text
+                    + _SHORT_TEXT[len(num)]
+                    + _text(num)
+                )
+                partial_tag, request_tag, publish_tag = self._outer
+                request = partial_tag + _length_text(len(partial)) + partial
+                record = request_tag + _length_text(len(request)) + request + self._record_tail_text
+                message = (publish_tag + _length_text(len(record)) + record).encode("latin-1")
+                return self._header.pack(87, len(message)) + message  # 87: ord("W")
+        if lines is not None:
+            lines.append(journal_line(step, row))
         heads, short, parts = self._heads, _SHORT, []
         append = parts.append
         for key, value in row.items():

@@ -15,6 +15,7 @@ from torchrig.visualization.base_vis_backend import BaseVisBackend, force_init_e
 __all__ = ["LocalVisBackend"]
 
 _PLAIN = (int, float)
+_NUMBER_TYPES = frozenset(_PLAIN)
 _BUFFER = 1 << 16  # rows reach the disk in 64 KiB writes; flush() fsyncs
 
 
@@ -50,6 +51,7 @@ class LocalVisBackend(BaseVisBackend):
         self._config_save_file = self._config_name = config_save_file
         self._scalar_save_file = self._scalar_name = scalar_save_file
         self._files: dict[str, IO[str]] = {}
+        self._extra_files: dict[str, str] = {}  # add_scalars' file_path -> its path
 
     @property
     def experiment(self) -> LocalVisBackend:
@@ -89,7 +91,8 @@ class LocalVisBackend(BaseVisBackend):
     @force_init_env
     def add_scalar(self, name: str, value: Any, step: int = 0, **kwargs: Any) -> None:
         """Append ``{name: value, 'step': step}`` to the scalar file."""
-        self._append(self._scalar_save_file, dumps_flat({name: to_builtin(value), "step": step}))
+        line = dumps_flat({name: to_builtin(value), "step": step}) + "\n"
+        self._append(self._scalar_save_file, line)
 
     @force_init_env
     def add_scalars(
@@ -107,28 +110,40 @@ class LocalVisBackend(BaseVisBackend):
             file_path: Another ``.json`` file under ``save_dir`` to append the line to.
             **kwargs: Unused.
         """
-        record = {
-            key: value if type(value) in _PLAIN else to_builtin(value)
-            for key, value in scalar_dict.items()
-        }
-        record.setdefault("step", step)
-        line = dumps_flat(record)
+        if _NUMBER_TYPES.issuperset(map(type, scalar_dict.values())):
+            record = dict(scalar_dict)  # what the LoggerHook sends: a plain copy
+        else:
+            record = {
+                key: value if type(value) in _PLAIN else to_builtin(value)
+                for key, value in scalar_dict.items()
+            }
+        if "step" not in record:
+            record["step"] = step
+        line = dumps_flat(record) + "\n"
         if file_path is not None:
-            if not file_path.endswith(".json"):
-                raise ValueError(
-                    f"LocalVisBackend: file_path must end with .json, got {file_path!r}"
-                )
-            extra = osp.join(self._save_dir, file_path)
-            if osp.abspath(extra) != osp.abspath(self._scalar_save_file):
+            extra = self._extra_files.get(file_path)
+            if extra is None:
+                extra = self._extra_file(file_path)
+            if extra:
                 self._append(extra, line)
         self._append(self._scalar_save_file, line)
+
+    def _extra_file(self, file_path: str) -> str:
+        """Where ``add_scalars``' ``file_path`` goes ('' if it is the scalar file itself)."""
+        if not file_path.endswith(".json"):
+            raise ValueError(f"LocalVisBackend: file_path must end with .json, got {file_path!r}")
+        extra = osp.join(self._save_dir, file_path)
+        if osp.abspath(extra) == osp.abspath(self._scalar_save_file):
+            extra = ""
+        self._extra_files[file_path] = extra
+        return extra
 
     def _append(self, path: str, line: str) -> None:
         file = self._files.get(path)
         if file is None:
             os.makedirs(osp.dirname(path) or ".", exist_ok=True)
             file = self._files[path] = open(path, "a", encoding="utf-8", buffering=_BUFFER)  # noqa: SIM115
-        file.write(line + "\n")
+        file.write(line)
 
     def flush(self) -> None:
         """Write the open files through to disk (fsync)."""

@@ -29,7 +29,7 @@ _NUMBERS = frozenset((int, float))
 
 def _numbers_only(row: dict) -> bool:
     """Whether every value is an ``int`` or a ``float`` (not a subclass such as ``bool``)."""
-    return all(type(value) in _NUMBERS for value in row.values())
+    return _NUMBERS.issuperset(map(type, row.values()))
 
 
 __all__ = ["WandbVisBackend"]
@@ -120,7 +120,7 @@ class WandbVisBackend(BaseVisBackend):
         self._wandb: Any = None
         self._step = 0
         self._defined: set[str] = set()
-        self._pending: list[tuple[int, dict]] = []
+        self._pending: list[tuple[int, dict, bool]] = []  # (step, row, journal it)
         self._journal: Journal | None = None
         self._resume: dict | None = None
         self._warned_old_step = False
@@ -250,23 +250,25 @@ class WandbVisBackend(BaseVisBackend):
                 )
             return
         if _numbers_only(scalar_dict):  # what the LoggerHook sends: a plain copy
-            row = dict(scalar_dict)
+            self._send_row(step, dict(scalar_dict), journal=True, numbers=True)
         else:
             row = {key: to_builtin(value) for key, value in scalar_dict.items()}
-        self._send_row(step, row, journal=True)
+            self._send_row(step, row, journal=True)
 
-    def _send_row(self, step: int, row: dict, journal: bool) -> None:
+    def _send_row(self, step: int, row: dict, journal: bool, numbers: bool | None = None) -> None:
+        """Send ``row`` at ``step`` (``journal``: record it; rows re-sent on resume are not).
+        Rows of numbers wait in ``_pending`` and are journaled and sent in batches."""
         if (self._auto_summary or self._defined) and not self._defined.issuperset(row):
             self._define_new(row)
-        if journal and self._journal is not None:
-            self._journal.append(step, row)
         self._step = max(self._step, step)
-        if self._fast and _numbers_only(row):
-            self._pending.append((step, row))
+        if self._fast and (numbers or (numbers is None and _numbers_only(row))):
+            self._pending.append((step, row, journal))
             if len(self._pending) >= _FAST_ROWS:
                 self._send_pending()
         else:
             self._send_pending()
+            if journal and self._journal is not None:
+                self._journal.append(step, row)
             self._run.log(row, step=step)
 
     def _define_new(self, row: dict) -> None:
@@ -280,23 +282,38 @@ class WandbVisBackend(BaseVisBackend):
                 self._run.define_metric(key, summary=rule)
 
     def _send_pending(self) -> None:
+        """Journal and send the rows waiting in ``_pending``, in one socket write."""
         if not self._pending:
             return
         rows, self._pending = self._pending, []
+        journal, journaled = self._journal, False
         if self._fast:
             try:
                 if self._encoder is not None:
-                    now = time.time()
-                    encode = self._encoder.encode
-                    self._encoder.send([encode(step, row, now) for step, row in rows])
+                    now, encode, lines = time.time(), self._encoder.encode, []
+                    frames = [encode(step, row, now, lines if j else None) for step, row, j in rows]
+                    if journal is not None:
+                        journal.extend(lines)
+                    journaled = True
+                    self._encoder.send(frames)
                 else:
-                    _publish_rows(self._run, rows)
+                    self._journal_rows(rows)
+                    journaled = True
+                    _publish_rows(self._run, [(step, row) for step, row, _ in rows])
                 return
             except Exception as err:  # noqa: BLE001 - W&B internals moved: use wandb.log
                 self._fast = False
                 report(f"WandbVisBackend: batched sending unavailable ({err!r}); using wandb.log")
-        for step, row in rows:
+        if not journaled:
+            self._journal_rows(rows)
+        for step, row, _ in rows:
             self._run.log(row, step=step)
+
+    def _journal_rows(self, rows: list[tuple[int, dict, bool]]) -> None:
+        if self._journal is not None:
+            for step, row, journal in rows:
+                if journal:
+                    self._journal.append(step, row)
 
     def after_batch(self) -> None:
         """Send the rows gathered from one batch of the writer's queue."""
