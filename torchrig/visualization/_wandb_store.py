@@ -208,10 +208,10 @@ class Journal:
         self._file.write(journal_line(step, row))
         self.entries += 1
 
-    def extend(self, lines: list[str]) -> None:
-        """Record rows given as their :func:`journal_line`."""
-        self._file.write("".join(lines))
-        self.entries += len(lines)
+    def extend(self, text: str, count: int) -> None:
+        """Record ``count`` rows given as the text of their :func:`journal_line`."""
+        self._file.write(text)
+        self.entries += count
 
     def sync(self) -> None:
         """Write the journal through to disk."""

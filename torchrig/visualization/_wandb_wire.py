@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from torchrig.visualization._wandb_store import journal_line
 
-__all__ = ["RowEncoder", "number_json", "proto_request"]
+__all__ = ["RowCodec", "RowEncoder", "number_json", "proto_request"]
 
 
 def number_json(value: int | float) -> str:
@@ -72,6 +72,18 @@ def _length_text(value: int) -> str:
     return _SHORT_TEXT[value] if value < 4096 else _text(_varint(value))
 
 
+_TAGS = (
+    "key_tag",
+    "value_tag",
+    "item_tag",
+    "step_tag",
+    "num_tag",
+    "partial_tag",
+    "request_tag",
+    "publish_tag",
+)
+
+
 class _RowPlan(NamedTuple):
     """How rows with one tuple of keys are encoded in one formatting step (see
     :meth:`RowEncoder.encode`)."""
@@ -103,38 +115,20 @@ def proto_request(interface: Any, step: int, row: dict[str, int | float], now: f
     return request
 
 
-class RowEncoder:
-    """Encodes history rows (``{key: int or float}``) as framed ``ServerRequest`` bytes.
+class RowCodec:
+    """Encodes history rows (``{key: int or float}``) as framed ``ServerRequest`` bytes, from
+    the field tags and the record's tail alone (no ``wandb`` import: the format server's
+    process uses it too).
 
     Args:
-        interface: The run's ``_interface`` (wandb-core's socket interface).
-
-    Raises:
-        RuntimeError: The bytes differ from what protobuf builds for a sample row.
+        constants: :meth:`RowEncoder.constants` of a run.
     """
 
-    def __init__(self, interface: Any) -> None:
-        from wandb.proto import wandb_internal_pb2 as pb
-        from wandb.proto import wandb_server_pb2 as spb
-        from wandb.sdk.lib.service import service_client
-
-        self._interface = interface
-        self._header = struct.Struct(getattr(service_client, "_HEADER_BYTE_INT_FMT", "<BI"))
-        item = pb.HistoryItem.DESCRIPTOR
-        partial = pb.PartialHistoryRequest.DESCRIPTOR
-        self._key_tag = _tag(item, "key", 2)
-        self._value_tag = _tag(item, "value_json", 2)
-        self._item_tag = _tag(partial, "item", 2)
-        self._step_tag = _tag(partial, "step", 2)
-        self._num_tag = _tag(pb.HistoryStep.DESCRIPTOR, "num", 0)
-        self._partial_tag = _tag(pb.Request.DESCRIPTOR, "partial_history", 2)
-        self._request_tag = _tag(pb.Record.DESCRIPTOR, "request", 2)
-        self._publish_tag = _tag(spb.ServerRequest.DESCRIPTOR, "record_publish", 2)
-        # What _make_request and _assign add around the request: control.local, the stream id.
-        tail = pb.Record()
-        tail.control.local = True
-        interface._assign(tail)
-        self._record_tail = tail.SerializeToString()
+    def __init__(self, constants: dict[str, Any]) -> None:
+        self._header = struct.Struct(constants["header"])
+        for name in _TAGS:
+            setattr(self, f"_{name}", constants[name])
+        self._record_tail = constants["record_tail"]
         self._heads: dict[str, tuple[bytes, bytes, int]] = {}
         self._plans: dict[tuple, _RowPlan | None] = {}
         self._outer = tuple(
@@ -142,15 +136,11 @@ class RowEncoder:
         )
         self._record_tail_text = _text(self._record_tail)
         self._step_text = _text(self._step_tag)
-        now = time.time()
-        # A row with NaN (the general path), then one twice (the second from its plan).
-        samples = [{"loss": 0.25, "iter": 7, "lr": float("nan"), "étape/x": -3}]
-        samples += [{"loss": 0.25, "iter": 7, "lr": 1e-3, "étape/x": -3, "n": 10**30}] * 2
-        for sample in samples:
-            built = proto_request(interface, 7, sample, now)
-            mine = spb.ServerRequest.FromString(self.encode(7, sample, now)[self._header.size :])
-            if mine != built:
-                raise RuntimeError("W&B's history request layout is not the expected one")
+
+    def constants(self) -> dict[str, Any]:
+        """What a :class:`RowCodec` is built from (plain bytes and str: marshal-able)."""
+        values = {name: getattr(self, f"_{name}") for name in _TAGS}
+        return dict(values, header=self._header.format, record_tail=self._record_tail)
 
     def _head(self, key: str) -> tuple[bytes, bytes, int]:
         # An item is: item tag, its length, key field, value tag, value length, value.
@@ -245,11 +235,59 @@ class RowEncoder:
         message = self._publish_tag + _length(len(record)) + record
         return self._header.pack(87, len(message)) + message  # 87: ord("W")
 
-    def send(self, frames: list[bytes]) -> None:
-        """Write framed requests to wandb-core in one socket write (on W&B's event loop)."""
+
+class RowEncoder(RowCodec):
+    """A :class:`RowCodec` for one run, and the sending of its frames to wandb-core.
+
+    Args:
+        interface: The run's ``_interface`` (wandb-core's socket interface).
+
+    Raises:
+        RuntimeError: The bytes differ from what protobuf builds for a sample row.
+    """
+
+    def __init__(self, interface: Any) -> None:
+        from wandb.proto import wandb_internal_pb2 as pb
+        from wandb.proto import wandb_server_pb2 as spb
+        from wandb.sdk.lib.service import service_client
+
+        self._interface = interface
+        item = pb.HistoryItem.DESCRIPTOR
+        partial = pb.PartialHistoryRequest.DESCRIPTOR
+        # What _make_request and _assign add around the request: control.local, the stream id.
+        tail = pb.Record()
+        tail.control.local = True
+        interface._assign(tail)
+        super().__init__(
+            dict(
+                header=getattr(service_client, "_HEADER_BYTE_INT_FMT", "<BI"),
+                key_tag=_tag(item, "key", 2),
+                value_tag=_tag(item, "value_json", 2),
+                item_tag=_tag(partial, "item", 2),
+                step_tag=_tag(partial, "step", 2),
+                num_tag=_tag(pb.HistoryStep.DESCRIPTOR, "num", 0),
+                partial_tag=_tag(pb.Request.DESCRIPTOR, "partial_history", 2),
+                request_tag=_tag(pb.Record.DESCRIPTOR, "request", 2),
+                publish_tag=_tag(spb.ServerRequest.DESCRIPTOR, "record_publish", 2),
+                record_tail=tail.SerializeToString(),
+            )
+        )
+        now = time.time()
+        # A row with NaN (the general path), then one twice (the second from its plan).
+        samples = [{"loss": 0.25, "iter": 7, "lr": float("nan"), "étape/x": -3}]
+        samples += [{"loss": 0.25, "iter": 7, "lr": 1e-3, "étape/x": -3, "n": 10**30}] * 2
+        for sample in samples:
+            built = proto_request(interface, 7, sample, now)
+            mine = spb.ServerRequest.FromString(self.encode(7, sample, now)[self._header.size :])
+            if mine != built:
+                raise RuntimeError("W&B's history request layout is not the expected one")
+
+    def send(self, frames: list[bytes] | bytes) -> None:
+        """Write framed requests (a list, or already joined) to wandb-core in one socket
+        write (on W&B's event loop)."""
         interface = self._interface
         client = interface._client
-        blob = b"".join(frames)
+        blob = frames if isinstance(frames, bytes) else b"".join(frames)
 
         async def write() -> None:
             broken = getattr(client, "_broken_exc", None)

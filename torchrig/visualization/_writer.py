@@ -191,9 +191,17 @@ class BackendWorker:
     def _drain(self) -> None:
         if not self._items:
             return
-        while self._items:
-            method, args, kwargs = self._items.popleft()
-            self._call(method, args, kwargs)
+        items = self._items
+        while items:
+            method, args, kwargs = items.popleft()
+            if method == "add_scalars" and self.error is None:
+                calls = [(args, kwargs)]  # with the add_scalars queued right after it
+                while items and items[0][0] == "add_scalars":
+                    _, args, kwargs = items.popleft()
+                    calls.append((args, kwargs))
+                self._guarded("add_scalars", self.backend.add_scalars_batch, calls)
+            else:
+                self._call(method, args, kwargs)
             self._last_progress = time.monotonic()
             if next(self._counter) % 64 == 0 or not self._items:
                 with self._progress:

@@ -136,6 +136,13 @@ class BaseVisBackend(metaclass=ABCMeta):
             **kwargs: Backend-specific options.
         """
 
+    def add_scalars_batch(self, calls: list[tuple[tuple, dict]]) -> None:
+        """``add_scalars(*args, **kwargs)`` for each ``(args, kwargs)`` of ``calls``, in order:
+        the writer hands over the ``add_scalars`` calls queued in a row at once (a backend may
+        override this to skip the per-call overhead)."""
+        for args, kwargs in calls:
+            self.add_scalars(*args, **kwargs)
+
     def after_batch(self) -> None:  # noqa: B027 - optional
         """Called by the visualizer's writer after each batch it took from the queue."""
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from torchrig.registry import VISBACKENDS
 from torchrig.visualization._env import config_to_dict
+from torchrig.visualization._format_server import MIN_ROWS, SERVER, format_wandb_rows
 from torchrig.visualization._values import to_builtin, to_image
 from torchrig.visualization._wandb_store import (
     Journal,
@@ -240,6 +241,15 @@ class WandbVisBackend(BaseVisBackend):
             file_path: Unused (local backend only).
             **kwargs: Unused.
         """
+        self._add_scalars(scalar_dict, step)
+
+    @force_init_env
+    def add_scalars_batch(self, calls: list[tuple[tuple, dict]]) -> None:
+        """:meth:`add_scalars` of each ``(args, kwargs)``, in order."""
+        for args, kwargs in calls:
+            self._add_scalars(*args, **kwargs)
+
+    def _add_scalars(self, scalar_dict: dict, step: int = 0, *_: Any, **__: Any) -> None:
         step = int(step)
         if step < self._step:
             if not self._warned_old_step:
@@ -290,10 +300,9 @@ class WandbVisBackend(BaseVisBackend):
         if self._fast:
             try:
                 if self._encoder is not None:
-                    now, encode, lines = time.time(), self._encoder.encode, []
-                    frames = [encode(step, row, now, lines if j else None) for step, row, j in rows]
+                    frames, text, count = self._encode(rows)
                     if journal is not None:
-                        journal.extend(lines)
+                        journal.extend(text, count)
                     journaled = True
                     self._encoder.send(frames)
                 else:
@@ -308,6 +317,16 @@ class WandbVisBackend(BaseVisBackend):
             self._journal_rows(rows)
         for step, row, _ in rows:
             self._run.log(row, step=step)
+
+    def _encode(self, rows: list[tuple[int, dict, bool]]) -> tuple[bytes, str, int]:
+        """The frames of ``rows`` and the journal lines of those to journal (text, count);
+        a large batch is encoded by the format server's process."""
+        now = time.time()
+        if len(rows) >= MIN_ROWS:
+            done = SERVER.call("wandb", self._encoder.constants(), rows, now)
+            if done is not None:
+                return done
+        return format_wandb_rows(self._encoder, rows, now)
 
     def _journal_rows(self, rows: list[tuple[int, dict, bool]]) -> None:
         if self._journal is not None:
