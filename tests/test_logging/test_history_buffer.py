@@ -180,3 +180,19 @@ def test_state_dict_round_trip_and_weights_only_load(tmp_path) -> None:
         assert clone.state_dict() == state
         clone.update(100.0)
         assert clone.current() == 100.0 and buf.current() == 7.0
+
+
+def test_windowed_mean_read_after_every_update() -> None:
+    # A log line every iteration: one pending value, then the window's mean (zero counts and
+    # NaN included, as MMEngine's sum(values) / sum(counts)).
+    from torchrig.logging.history_buffer import _divide
+
+    values = [1.0, 2.0, 3.0, float("nan"), 4.0, 5.0, 6.0, 7.0, -1.0]
+    counts = [1, 0, 0, 1, 0, 0, 0, 2, 1]
+    buf = HistoryBuffer()
+    for i, (value, count) in enumerate(zip(values, counts)):
+        buf.update(torch.tensor(value) if i % 2 else value, count)
+        start = max(i + 1 - 3, 0)
+        expected = _divide(sum(values[start : i + 1]), sum(counts[start : i + 1]))
+        got = buf.mean(3)
+        assert got == expected or (math.isnan(got) and math.isnan(expected)), (i, got, expected)

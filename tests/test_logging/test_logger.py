@@ -292,6 +292,19 @@ def test_deferred_lines_read_as_immediate_ones(tmp_path, monkeypatch) -> None:
     assert lines["defer"] == lines["info"] and len(lines["info"][1]) == 2
 
 
+def test_held_lines_take_the_formatter_set_meanwhile(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    log_file = tmp_path / "fmt.log"
+    logger = MMLogger.get_instance("defer-fmt", logger_name="exp", log_file=str(log_file))
+    try:
+        logger.defer("held", seconds=60)
+        logger.handlers[1].setFormatter(logging.Formatter("%(levelname)s|%(name)s|%(message)s"))
+        logger.flush()
+        assert log_file.read_text() == "INFO|exp|held\n"
+    finally:
+        _close(logger)
+
+
 def test_defer_logs_at_once_where_it_cannot_hold_lines(monkeypatch) -> None:
     stream = io.StringIO()
     monkeypatch.setattr(sys, "stdout", stream)

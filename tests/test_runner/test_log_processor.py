@@ -209,3 +209,23 @@ def test_eta_falls_back_to_runtime_info() -> None:
     processor = LogProcessor(custom_cfg=[dict(data_src="data_time", log_name="time")])
     _, line = processor.get_log_after_iter(runner, 9, "train")
     assert re.search(r"eta: 1:02:05  time: 0\.1000  data_time: 0\.1000", line)
+
+
+@pytest.mark.parametrize("with_eta", [True, False])
+def test_line_templates_read_as_the_general_formatting(monkeypatch, with_eta) -> None:
+    # Lines of float values are filled in from a template of the keys; anything else (a
+    # memory figure, other types) is formatted piece by piece: the two read the same.
+    import torchrig.runner.log_processor as module
+
+    hub = _train_hub(12)
+    hub.update_scalar("train/100%_ok", float("nan"))
+    if not with_eta:
+        hub.update_scalar("train/time", float("nan"))
+    for window in (10, 20):  # the windowed mean of the last entries, and of the whole history
+        lines = []
+        for floats in (module._FLOATS, frozenset()):
+            monkeypatch.setattr(module, "_FLOATS", floats)
+            processor = LogProcessor(window_size=window, num_digits=3)
+            lines.append(processor.get_log_after_iter(_runner(hub, iter=11), 11, "train"))
+        assert lines[0][1] == lines[1][1] and str(lines[0][0]) == str(lines[1][0])  # (NaN)
+        assert ("eta: " in lines[0][1]) == with_eta and "100%_ok: nan" in lines[0][1]

@@ -316,6 +316,15 @@ class HistoryBuffer:
 
         Costs O(1) for the whole history and O(window_size) for a window.
         """
+        if self._pending_values:
+            self._flush()
+        values = self._values
+        if type(window_size) is int and 0 < window_size < len(values) and not self._start:
+            # The usual windowed mean (a log line): the window is the array's last entries.
+            start = len(values) - window_size
+            counts = sum(self._counts[start:])
+            if counts:
+                return sum(values[start:]) / counts
         window = self._window(window_size)
         if window is not None:
             return _divide(

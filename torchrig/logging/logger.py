@@ -147,14 +147,14 @@ class _DeferringHandler(logging.StreamHandler):
 
     def __init__(self, stream: Any = None) -> None:
         super().__init__(stream)
-        self._pending: list[str] = []
+        self._pending: list[tuple[str, str, str, float]] = []  # (name, level, message, time)
         self._due = 0.0
 
-    def defer(self, text: str, now: float, seconds: float) -> None:
-        """Hold ``text`` (a line with its terminator) to be written by ``now + seconds``.
-        The caller holds the handler's lock."""
+    def defer(self, name: str, level_name: str, message: str, now: float, seconds: float) -> None:
+        """Hold a line (formatted when written) to be written by ``now + seconds``. The caller
+        holds the handler's lock."""
         pending = self._pending
-        pending.append(text)
+        pending.append((name, level_name, message, now))
         if len(pending) == 1:
             self._due = now + seconds
             _FLUSHER.watch(self)
@@ -169,9 +169,20 @@ class _DeferringHandler(logging.StreamHandler):
         super().flush()
 
     def _take_pending(self) -> str:
-        text = "".join(self._pending)
+        """The held lines' text (emptying the list)."""
+        formatter, terminator, lines = self.formatter, self.terminator, []
+        plain = type(formatter) is MMFormatter
+        for name, level_name, message, created in self._pending:
+            line = formatter.plain_line(name, level_name, message, created) if plain else None
+            if line is None:  # the formatter was changed meanwhile: through a record
+                record = logging.LogRecord(
+                    name, logging.getLevelName(level_name), "(unknown file)", 0, message, None, None
+                )
+                record.created = created
+                line = self.format(record)
+            lines.append(line + terminator)
         self._pending.clear()
-        return text
+        return "".join(lines)
 
     def _write(self, text: str) -> None:
         self.stream.write(text)
@@ -438,6 +449,15 @@ class MMLogger(Logger, ManagerMixin):
         except Exception:  # noqa: BLE001 - logging's own path reports it
             return False
         created, level_name, name = time.time(), logging.getLevelName(level), self.name
+        if defer > 0:
+            for handler in handlers:
+                if level >= handler.level:
+                    handler.acquire()
+                    try:
+                        handler.defer(name, level_name, message, created, defer)
+                    finally:
+                        handler.release()
+            return True
         lines = []
         for handler in handlers:
             if level >= handler.level:
@@ -448,10 +468,7 @@ class MMLogger(Logger, ManagerMixin):
         for handler, text in lines:
             handler.acquire()
             try:
-                if defer > 0:
-                    handler.defer(text, created, defer)
-                else:
-                    handler.put(text)
+                handler.put(text)
             except RecursionError:
                 raise
             except Exception:  # noqa: BLE001 - reported as logging reports a failed emit

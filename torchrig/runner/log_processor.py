@@ -15,6 +15,7 @@ from torchrig.registry import LOG_PROCESSORS
 __all__ = ["LogProcessor"]
 
 _MODES = ("train", "val", "test")
+_FLOATS = frozenset((float,))
 
 
 @LOG_PROCESSORS.register_module()
@@ -86,19 +87,30 @@ class LogProcessor:
             tag = dict(log_tag)
         digits = self.num_digits
         fixed = f".{digits}f"
-        lr_keys, timed, rest = self._line_plan(mode, tag, log_tag)
+        lr_keys, timed, rest, templates = self._line_plan(mode, tag, log_tag)
 
         log_str = self._iter_header(runner, batch_idx, mode)
+        eta = self._eta(runner, batch_idx, mode) if timed else None
+        max_memory = self._get_max_memory(runner)
+        values = [tag[key] for key, _ in lr_keys]
+        if timed:
+            values += (log_tag["time"], log_tag["data_time"])
+        values += [log_tag[name] for name in rest]
+        if max_memory is None and _FLOATS.issuperset(map(type, values)):
+            # The usual line: its template, filled in one step.
+            if eta is None:
+                return self._finish_tag(runner, mode, tag), log_str + templates[0] % tuple(values)
+            count = len(lr_keys)
+            values.insert(count, _clock(int(eta)))
+            return self._finish_tag(runner, mode, tag), log_str + templates[1] % tuple(values)
         log_str += " ".join([f"{short}: {tag[key]:.{digits}e}" for key, short in lr_keys]) + "  "
         if timed:
-            eta = self._eta(runner, batch_idx, mode)
             if eta is not None:
                 log_str += f"eta: {_clock(int(eta))}  "
             log_str += (
                 f"time: {format(log_tag['time'], fixed)}  "
                 f"data_time: {format(log_tag['data_time'], fixed)}  "
             )
-        max_memory = self._get_max_memory(runner)
         if max_memory is not None:
             log_str += f"memory: {max_memory}  "
             tag["memory"] = max_memory
@@ -108,22 +120,25 @@ class LogProcessor:
             text = format(value, fixed) if type(value) is float else self._format(value)
             items.append(f"{name}: {text}")
         log_str += "  ".join(items)
+        return self._finish_tag(runner, mode, tag), log_str
 
-        has_train_loop = _has_train_loop(runner)
-        if not has_train_loop:
+    def _finish_tag(self, runner: Any, mode: str, tag: dict[str, Any]) -> dict[str, Any]:
+        """``tag`` with the ``epoch`` and ``iter`` its values belong to."""
+        if not _has_train_loop(runner):
             tag["epoch"] = tag["iter"] = 0
         else:
             tag["epoch"] = runner.epoch + 1 if mode == "train" else runner.epoch
             tag["iter"] = runner.iter + 1 if mode == "train" else runner.iter
-        return tag, log_str
+        return tag
 
     def _line_plan(
         self, mode: str, tag: dict[str, Any], log_tag: dict[str, Any]
-    ) -> tuple[list[tuple[str, str]], bool, list[str]]:
+    ) -> tuple[list[tuple[str, str]], bool, list[str], tuple[str, str]]:
         """Which values of an iteration's line go where, worked out once per set of keys:
         ``(tag key, name)`` of each learning rate, whether ``time`` and ``data_time`` are
         there (then the ETA and both times follow), and the other names, in order (for val,
-        only the losses: its metrics are logged once, after the epoch; none for test)."""
+        only the losses: its metrics are logged once, after the epoch; none for test); and
+        the ``%`` templates of the line's values without and with the ETA."""
         key = (mode, tuple(tag), tuple(log_tag))
         cached = self._line_plans.get(key)
         if cached is not None:
@@ -138,9 +153,16 @@ class LogProcessor:
             for name in log_tag
             if name in shown and mode != "test" and (mode != "val" or name.startswith("loss"))
         ]
+        # The line after the header, for float values and no memory figure: without the ETA,
+        # and with it (after the learning rates).
+        digits = self.num_digits
+        lr_text = " ".join(f"{short.replace('%', '%%')}: %.{digits}e" for _, short in lr_keys)
+        times = f"time: %.{digits}f  data_time: %.{digits}f  " if timed else ""
+        rest_text = "  ".join(f"{name.replace('%', '%%')}: %.{digits}f" for name in rest)
+        templates = (f"{lr_text}  {times}{rest_text}", f"{lr_text}  eta: %s  {times}{rest_text}")
         if len(self._line_plans) > 64:  # keys that keep changing: keep the cache small
             self._line_plans.clear()
-        plan = self._line_plans[key] = (lr_keys, timed, rest)
+        plan = self._line_plans[key] = (lr_keys, timed, rest, templates)
         return plan
 
     def get_log_after_epoch(

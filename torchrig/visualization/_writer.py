@@ -102,13 +102,20 @@ class BackendWorker:
     # -- producer side ---------------------------------------------------------------------
     def submit(self, method: str, *args: Any, **kwargs: Any) -> None:
         """Queue ``backend.<method>(*args, **kwargs)``; returns at once unless the queue is full."""
+        self.put((method, args, kwargs))
+
+    def put(self, item: tuple[str, tuple, dict]) -> None:
+        """Queue ``(method, args, kwargs)`` (see :meth:`submit`; one item may go to several
+        workers: it is not changed)."""
         if self.error is not None or self._closed:
             return
-        self._start()
-        if len(self._items) >= self.capacity:
+        if self._thread is None:
+            self._start()
+        items = self._items
+        if len(items) >= self.capacity:
             self._wait_for_room()
-        self._items.append((method, args, kwargs))
-        if len(self._items) >= self.capacity // 2:
+        items.append(item)
+        if len(items) >= self.capacity // 2:
             self._wake.set()
 
     def _wait_for_room(self) -> None:

@@ -174,10 +174,12 @@ class Visualizer(ManagerMixin, ImageDrawer):
             file_path: An extra JSON file for the local backend.
             **kwargs: Passed to the backends.
         """
-        if self._workers:
-            self._send(
-                "add_scalars", snapshot(scalar_dict), step=step, file_path=file_path, **kwargs
-            )
+        workers = self._workers
+        if workers:
+            kwargs.update(step=step, file_path=file_path)
+            item = ("add_scalars", (snapshot(scalar_dict),), kwargs)
+            for worker in workers.values():
+                worker.put(item)
 
     def add_datasample(
         self,
