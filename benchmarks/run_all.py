@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 # case) and through the Visualizer alone, then the parts.
 ORDER = [
     ("engine", []),
-    ("tracking", ["--runner"]),
+    ("tracking", ["--runner", "--processes", "5"]),
     ("tracking", []),
     ("history", []),
     ("dataset", []),

@@ -153,3 +153,102 @@ def test_iteration_lines_reach_the_log_file_in_order(tmp_path, flush_interval):
         assert seen[0] == 0 and seen[per_epoch - 1] < per_epoch <= seen[per_epoch]
     with pytest.raises(ValueError, match="flush_interval"):
         LoggerHook(flush_interval=-1)
+
+
+def _lines_runner(tmp_path, hooks, flush_interval=60.0, max_epochs=2):
+    from torchrig.hooks import LoggerHook
+
+    return runner_module.Runner(
+        model=testing.ToyModel(),
+        work_dir=str(tmp_path),
+        train_dataloader=DataLoader(testing.ToyDataset(), batch_size=2),
+        optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1)),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        default_hooks=dict(
+            checkpoint=None, logger=LoggerHook(interval=1, flush_interval=flush_interval)
+        ),
+        custom_hooks=hooks,
+        experiment_name=f"held_{uuid.uuid4().hex[:8]}",
+    )
+
+
+def _logger_hook(runner):
+    return next(hook for hook in runner._hooks if type(hook).__name__ == "LoggerHook")
+
+
+def _train_lines(log_file) -> list[str]:
+    with open(log_file, encoding="utf-8") as f:
+        return [line.split(" - ", 3)[3].rstrip("\n") for line in f if "Epoch(train)" in line]
+
+
+def _scalar_rows(runner) -> list[dict]:
+    path = os.path.join(runner.log_dir, "vis_data", "scalars.json")
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def test_held_iterations_log_what_was_logged_at_once(tmp_path):
+    # Fast iterations are held and their lines and rows made later, in one go: they must be
+    # what get_log_after_iter gave at the iteration itself (read by a hook right after).
+    from torchrig.hooks import Hook
+
+    eager, held = [], []
+
+    class ReadAtOnce(Hook):
+        priority = "LOWEST"
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            tag, line = runner.log_processor.get_log_after_iter(runner, batch_idx, "train")
+            eager.append((tag, line))
+            held.append(len(_logger_hook(runner)._held))
+
+    runner = _lines_runner(tmp_path, [ReadAtOnce()])
+    runner.train()
+    assert _logger_hook(runner)._held == [] and len(eager) == 2 * len(runner.train_dataloader)
+    assert max(held) > 3  # (held, then made together)
+    assert _train_lines(runner.logger.log_file) == [line for _, line in eager]
+    rows = _scalar_rows(runner)
+    assert rows == [dict(tag, step=tag["iter"]) for tag, _ in eager]
+
+
+def test_held_iterations_keep_their_place_among_other_lines_and_data(tmp_path):
+    from torchrig.hooks import Hook
+
+    class Chatty(Hook):
+        priority = "HIGHEST"  # before the LoggerHook: its output of iteration i comes first
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            runner.logger.info(f"chatty {runner.iter + 1}")
+            runner.visualizer.add_scalars({"chatty": 1.0}, step=runner.iter + 1)
+
+    runner = _lines_runner(tmp_path, [Chatty()], max_epochs=1)
+    runner.train()
+    with open(runner.logger.log_file, encoding="utf-8") as f:
+        text = f.read()
+    order = re.findall(r"chatty (\d+)|Epoch\(train\) \[1\]\[\s*(\d+)/", text)
+    expected = []
+    for i in range(1, len(runner.train_dataloader) + 1):
+        expected += [(str(i), ""), ("", str(i))]
+    assert order == expected
+    steps = [(row["step"], "chatty" in row) for row in _scalar_rows(runner)]
+    assert steps == [
+        (i, chatty) for i, _ in enumerate(expected[::2], 1) for chatty in (True, False)
+    ]
+
+
+def test_a_failing_run_keeps_its_held_iterations(tmp_path):
+    from torchrig.hooks import Hook
+
+    class Boom(Hook):
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            if runner.iter + 1 == 5:
+                assert _logger_hook(runner)._held  # iterations 2-4 are held
+                raise RuntimeError("boom")
+
+    runner = _lines_runner(tmp_path, [Boom()], max_epochs=1)
+    with pytest.raises(RuntimeError, match="boom"):
+        runner.train()
+    runner.logger.flush()
+    # Iterations 1-4 were logged (the LoggerHook runs after Boom's priority, so not 5).
+    assert [row["step"] for row in _scalar_rows(runner)] == [1, 2, 3, 4]
+    assert len(_train_lines(runner.logger.log_file)) == 4

@@ -337,3 +337,29 @@ def test_deferred_lines_are_written_when_the_process_ends(tmp_path) -> None:
     ).stdout
     assert [line.split(" - ")[-1] for line in out.splitlines()] == ["line 0", "line 1", "line 2"]
     assert log_file.read_text().count(" - INFO - line ") == 3
+
+
+def test_log_lines_writes_each_with_its_time_after_the_deferred_ones(tmp_path, monkeypatch) -> None:
+    import time
+
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", stream)
+    log_file = tmp_path / "lines.log"
+    logger = MMLogger.get_instance("log-lines", logger_name="exp", log_file=str(log_file))
+    try:
+        logger.defer("first", seconds=60)
+        stamp = time.mktime((2026, 1, 2, 3, 4, 5, 0, 0, -1))
+        logger.log_lines([(stamp, "second"), (stamp + 61, "third")])
+        logger.log_lines([(stamp, "hidden")], level=logging.DEBUG)
+        lines = log_file.read_text().splitlines()
+        assert [line.split(" - ")[-1] for line in lines] == ["first", "second", "third"]
+        assert lines[1].startswith("2026/01/02 03:04:05 - exp - INFO")
+        assert lines[2].startswith("2026/01/02 03:05:06 - exp - INFO")
+        assert stream.getvalue().splitlines()[1].startswith("01/02 03:04:05 - exp - INFO")
+        keep = _Keep()
+        logger.addHandler(keep)
+        logger.log_lines([(stamp, "fourth")])  # another handler: through log()
+        assert keep.seen == ["fourth"] and "fourth" in stream.getvalue()
+    finally:
+        logger.handlers = [h for h in logger.handlers if not isinstance(h, _Keep)]
+        _close(logger)

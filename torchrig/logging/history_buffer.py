@@ -124,6 +124,7 @@ class HistoryBuffer:
         self._max = -math.inf
         self._min = math.inf
         self._extremes_stale = False
+        self.updates = 0  # values given to update() so far: a value's position is its number
         start = max(len(log_history) - self.max_length, 0)
         for value, count in zip(log_history[start:], count_history[start:]):
             self.update(value, count)
@@ -175,6 +176,7 @@ class HistoryBuffer:
         values = self._pending_values
         values.append(log_val)
         self._pending_counts.append(count)
+        self.updates += 1
         if len(values) >= _MAX_PENDING:
             self._flush()
 
@@ -342,6 +344,37 @@ class HistoryBuffer:
         else:
             total = self._value_sum
         return _divide(total, self._count_sum)
+
+    def mean_at(self, window_size: int, position: int) -> float | None:
+        """:meth:`mean` over the last ``window_size`` values as it was when ``position``
+        values had been given (``updates`` then), or None when the buffer no longer holds
+        them (dropped by ``max_length``, or the buffer was started again)."""
+        if self._pending_values:
+            self._flush()
+        behind = self.updates - position
+        size = min(window_size, position)
+        end = len(self._values) - behind
+        if behind < 0 or size < 1 or end < size:
+            return None
+        if not self._start:  # the ring has not wrapped: the window is one slice
+            return _divide(sum(self._values[end - size : end]), sum(self._counts[end - size : end]))
+        values = self._tail(self._values, behind + size)
+        counts = self._tail(self._counts, behind + size)
+        if behind:
+            values, counts = values[:size], counts[:size]
+        return _divide(sum(values), sum(counts))
+
+    def current_at(self, position: int) -> float | None:
+        """:meth:`current` as it was when ``position`` values had been given (see
+        :meth:`mean_at`)."""
+        if self._pending_values:
+            self._flush()
+        behind = self.updates - position
+        if behind < 0 or position < 1 or behind + 1 > len(self._values):
+            return None
+        if not self._start:
+            return self._values[len(self._values) - behind - 1]
+        return self._tail(self._values, behind + 1)[0]
 
     def max(self, window_size: int | None = None) -> float:
         """The largest of the last ``window_size`` values (all if None); NaN if one is NaN."""

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from logging import Logger, LogRecord
 from typing import Any
 
-from torchrig.utils import ManagerMixin
+from torchrig.utils import HeldSources, ManagerMixin
 
 __all__ = ["MMLogger", "MMFormatter", "print_log"]
 
@@ -170,19 +170,25 @@ class _DeferringHandler(logging.StreamHandler):
 
     def _take_pending(self) -> str:
         """The held lines' text (emptying the list)."""
-        formatter, terminator, lines = self.formatter, self.terminator, []
+        text = self.lines_text(self._pending)
+        self._pending.clear()
+        return text
+
+    def lines_text(self, lines: list[tuple[str, str, str, float]]) -> str:
+        """The text of ``(logger name, level name, message, time)`` lines, as this handler's
+        formatter writes them (through a record where it is not an MMFormatter)."""
+        formatter, terminator, texts = self.formatter, self.terminator, []
         plain = type(formatter) is MMFormatter
-        for name, level_name, message, created in self._pending:
+        for name, level_name, message, created in lines:
             line = formatter.plain_line(name, level_name, message, created) if plain else None
-            if line is None:  # the formatter was changed meanwhile: through a record
+            if line is None:  # another formatter (set while lines were held): a record
                 record = logging.LogRecord(
                     name, logging.getLevelName(level_name), "(unknown file)", 0, message, None, None
                 )
                 record.created = created
                 line = self.format(record)
-            lines.append(line + terminator)
-        self._pending.clear()
-        return "".join(lines)
+            texts.append(line + terminator)
+        return "".join(texts)
 
     def _write(self, text: str) -> None:
         self.stream.write(text)
@@ -325,6 +331,8 @@ class MMLogger(Logger, ManagerMixin):
     ) -> None:
         Logger.__init__(self, logger_name)
         ManagerMixin.__init__(self, name)
+        # What hands over held lines before any other line (the LoggerHook's): see HeldSources.
+        self.held = HeldSources()
         level = _level(log_level)
         rank, world_size = _rank_and_world()
 
@@ -383,12 +391,15 @@ class MMLogger(Logger, ManagerMixin):
         """
         if not self.isEnabledFor(level):
             return
+        if self.held.items:
+            self.held.release()
         if seconds > 0 and level < logging.WARNING and self._emit_own(level, msg, (), seconds):
             return
         self._log(level, msg, ())
 
     def flush(self) -> None:
         """Write the deferred lines (:meth:`defer`) and flush every handler."""
+        self.held.release()
         for handler in self.handlers:
             handler.flush()
 
@@ -402,6 +413,8 @@ class MMLogger(Logger, ManagerMixin):
         stack_info: bool = False,
         stacklevel: int = 1,
     ) -> None:
+        if self.held.items:
+            self.held.release()
         if exc_info is None and extra is None and not stack_info:
             if level < logging.WARNING and self._emit_own(level, msg, args):
                 return
@@ -421,17 +434,12 @@ class MMLogger(Logger, ManagerMixin):
             self.name, level, "(unknown file)", 0, msg, args, None, "(unknown function)"
         )
 
-    def _emit_own(self, level: int, msg: object, args: Any, defer: float = 0.0) -> bool:
-        """Write a line below WARNING straight to this logger's own console and file handlers
-        (what ``logging`` does through a record, its filters and each handler's ``emit``, at
-        a fraction of the cost: a log line every iteration makes it count), or with
-        ``defer`` seconds, hand it to them to be written within that time. False, with
-        nothing written, where anything else is attached: other handlers, formatters or
-        filters, or a message that does not format."""
-        handlers = self.handlers
+    def _own_handlers_only(self) -> bool:
+        """Whether only this logger's own console and file handlers, with their formatters and
+        filters, are attached (and no filter of the logger's own)."""
         if self.filters or self.disabled:
             return False
-        for handler in handlers:
+        for handler in self.handlers:
             kind = type(handler)
             if (
                 (kind is not _ConsoleHandler and kind is not _FileHandler)
@@ -441,6 +449,51 @@ class MMLogger(Logger, ManagerMixin):
                 or type(handler.filters[0]) is not _FilterDuplicateWarning
             ):
                 return False
+        return True
+
+    def log_lines(self, lines: list[tuple[float, str]], level: int = logging.INFO) -> None:
+        """Log several messages below WARNING, each ``(time, message)`` with the time it
+        belongs to (``time.time()``), in one write per handler after the deferred lines.
+        With other handlers or filters attached, each goes through :meth:`log` (and gets
+        the time it is logged at).
+
+        Args:
+            lines: ``(time, message)`` pairs, in order.
+            level: Their level (below WARNING).
+        """
+        if not lines or not self.isEnabledFor(level):
+            return
+        if self.held.items:
+            self.held.release()
+        if level >= logging.WARNING or not self._own_handlers_only():
+            for _, message in lines:
+                self.log(level, message)
+            return
+        name, level_name = self.name, logging.getLevelName(level)
+        entries = [(name, level_name, message, created) for created, message in lines]
+        for handler in self.handlers:
+            if level < handler.level:
+                continue
+            handler.acquire()
+            try:
+                handler.put(handler.lines_text(entries))
+            except RecursionError:
+                raise
+            except Exception:  # noqa: BLE001 - reported as logging reports a failed emit
+                handler.handleError(self._record_without_place(level, lines[0][1], ()))
+            finally:
+                handler.release()
+
+    def _emit_own(self, level: int, msg: object, args: Any, defer: float = 0.0) -> bool:
+        """Write a line below WARNING straight to this logger's own console and file handlers
+        (what ``logging`` does through a record, its filters and each handler's ``emit``, at
+        a fraction of the cost: a log line every iteration makes it count), or with
+        ``defer`` seconds, hand it to them to be written within that time. False, with
+        nothing written, where anything else is attached: other handlers, formatters or
+        filters, or a message that does not format."""
+        handlers = self.handlers
+        if not self._own_handlers_only():
+            return False
         values = args
         if args and len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
             values = args[0]  # as LogRecord does

@@ -85,13 +85,66 @@ class LogProcessor:
             tag: dict[str, Any] = self._collect_scalars(parsed_cfg, runner, mode, True)
         else:
             tag = dict(log_tag)
+        plan = self._line_plan(mode, tag, log_tag)
+        log_str = self._iter_header(runner, batch_idx, mode)
+        eta = self._eta(runner, batch_idx, mode) if plan[1] else None
+        log_str += self._line_text(plan, tag, log_tag, eta, self._get_max_memory(runner))
+        return self._finish_tag(runner, mode, tag), log_str
+
+    def snapshot_after_iter(self, runner: Any, batch_idx: int) -> tuple | None:
+        """What :meth:`log_from_snapshot` needs to make, later, the ``(tag, log_str)`` that
+        :meth:`get_log_after_iter` makes now for a training iteration: where each scalar's
+        history stands, the header, the ETA and the step (a few microseconds). None where
+        that is not supported (``custom_cfg``, ``log_with_hierarchy``, CUDA memory figures):
+        call :meth:`get_log_after_iter` then."""
+        if self.custom_cfg or self.log_with_hierarchy or self._cuda is not False:
+            if self._cuda is None:
+                self._get_max_memory(runner)  # asks torch once whether CUDA is there
+            return None
+        scalars = runner.message_hub.log_scalars
+        plan = self._scalar_plan(scalars, "train", False)
+        buffers = [scalars[key] for key, _, _ in plan]
+        positions = [buffer.updates for buffer in buffers]
+        header = self._iter_header(runner, batch_idx, "train")
+        eta = self._eta(runner, batch_idx, "train")
+        epoch, step = (runner.epoch + 1, runner.iter + 1) if _has_train_loop(runner) else (0, 0)
+        return plan, buffers, positions, header, eta, epoch, step
+
+    def log_from_snapshot(self, snapshot: tuple) -> tuple[dict, str]:
+        """The ``(tag, log_str)`` of a training iteration from its :meth:`snapshot_after_iter`:
+        the same values as :meth:`get_log_after_iter` would have given then (a value whose
+        history was dropped meanwhile, by a ``max_length`` shorter than the time since, is
+        the latest one)."""
+        plan, buffers, positions, header, eta, epoch, step = snapshot
+        window_size = self.window_size
+        log_tag: dict[str, Any] = {}
+        for (_, name, mean), buffer, position in zip(plan, buffers, positions):
+            if mean:
+                value = buffer.mean_at(window_size, position)
+                log_tag[name] = buffer.mean(window_size) if value is None else value
+            else:
+                value = buffer.current_at(position)
+                log_tag[name] = buffer.current() if value is None else value
+        tag = dict(log_tag)
+        line_plan = self._line_plan("train", tag, log_tag)
+        log_str = header + self._line_text(line_plan, tag, log_tag, eta, None)
+        tag["epoch"], tag["iter"] = epoch, step
+        return tag, log_str
+
+    def _line_text(
+        self,
+        plan: tuple,
+        tag: dict[str, Any],
+        log_tag: dict[str, Any],
+        eta: float | None,
+        max_memory: int | None,
+    ) -> str:
+        """An iteration's line after its header (adds ``memory`` to ``tag`` when given)."""
+        lr_keys, timed, rest, templates = plan
+        if not timed:
+            eta = None
         digits = self.num_digits
         fixed = f".{digits}f"
-        lr_keys, timed, rest, templates = self._line_plan(mode, tag, log_tag)
-
-        log_str = self._iter_header(runner, batch_idx, mode)
-        eta = self._eta(runner, batch_idx, mode) if timed else None
-        max_memory = self._get_max_memory(runner)
         values = [tag[key] for key, _ in lr_keys]
         if timed:
             values += (log_tag["time"], log_tag["data_time"])
@@ -99,11 +152,10 @@ class LogProcessor:
         if max_memory is None and _FLOATS.issuperset(map(type, values)):
             # The usual line: its template, filled in one step.
             if eta is None:
-                return self._finish_tag(runner, mode, tag), log_str + templates[0] % tuple(values)
-            count = len(lr_keys)
-            values.insert(count, _clock(int(eta)))
-            return self._finish_tag(runner, mode, tag), log_str + templates[1] % tuple(values)
-        log_str += " ".join([f"{short}: {tag[key]:.{digits}e}" for key, short in lr_keys]) + "  "
+                return templates[0] % tuple(values)
+            values.insert(len(lr_keys), _clock(int(eta)))
+            return templates[1] % tuple(values)
+        log_str = " ".join([f"{short}: {tag[key]:.{digits}e}" for key, short in lr_keys]) + "  "
         if timed:
             if eta is not None:
                 log_str += f"eta: {_clock(int(eta))}  "
@@ -119,8 +171,7 @@ class LogProcessor:
             value = log_tag[name]
             text = format(value, fixed) if type(value) is float else self._format(value)
             items.append(f"{name}: {text}")
-        log_str += "  ".join(items)
-        return self._finish_tag(runner, mode, tag), log_str
+        return log_str + "  ".join(items)
 
     def _finish_tag(self, runner: Any, mode: str, tag: dict[str, Any]) -> dict[str, Any]:
         """``tag`` with the ``epoch`` and ``iter`` its values belong to."""

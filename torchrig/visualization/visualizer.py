@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from torchrig.registry import VISBACKENDS, VISUALIZERS
-from torchrig.utils import ManagerMixin
+from torchrig.utils import HeldSources, ManagerMixin
 from torchrig.visualization._env import collect_env
 from torchrig.visualization._values import snapshot, to_image
 from torchrig.visualization._writer import BackendWorker, report
@@ -68,6 +68,8 @@ class Visualizer(ManagerMixin, ImageDrawer):
         )
         self._dataset_meta: dict | None = None
         self._save_dir = save_dir
+        # What hands over held rows before any other data (the LoggerHook's): see HeldSources.
+        self.held = HeldSources()
         self._vis_backends: dict[str, BaseVisBackend] = self._build_backends(vis_backends, save_dir)
         self._workers = {
             name: BackendWorker(name, backend)
@@ -128,6 +130,8 @@ class Visualizer(ManagerMixin, ImageDrawer):
 
     # -- sending ---------------------------------------------------------------------------
     def _send(self, method: str, *args: Any, **kwargs: Any) -> None:
+        if self.held.items:
+            self.held.release()
         for worker in self._workers.values():
             worker.submit(method, *args, **kwargs)
 
@@ -174,6 +178,8 @@ class Visualizer(ManagerMixin, ImageDrawer):
             file_path: An extra JSON file for the local backend.
             **kwargs: Passed to the backends.
         """
+        if self.held.items:
+            self.held.release()
         workers = self._workers
         if workers:
             kwargs.update(step=step, file_path=file_path)
@@ -204,6 +210,7 @@ class Visualizer(ManagerMixin, ImageDrawer):
             aliases: E.g. ``('latest',)``, or ``('latest', 'best')`` for a new best.
             metadata: Stored with the checkpoint (step, metric values).
         """
+        self.held.release()
         for worker in self._workers.values():
             if hasattr(worker.backend, "log_checkpoint"):
                 worker.submit("log_checkpoint", path, tuple(aliases), metadata)
@@ -215,6 +222,7 @@ class Visualizer(ManagerMixin, ImageDrawer):
         Returns:
             True when every working backend is flushed.
         """
+        self.held.release()
         return all([worker.flush(timeout) for worker in self._workers.values()])
 
     def state_dict(self) -> dict:
@@ -248,6 +256,7 @@ class Visualizer(ManagerMixin, ImageDrawer):
         Args:
             exit_code: 0 after a normal end; non-zero after an exception.
         """
+        self.held.release()
         states = self.state_dict()
         for worker in self._workers.values():
             worker.close(exit_code)
