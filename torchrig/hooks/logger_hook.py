@@ -76,11 +76,14 @@ class LoggerHook(Hook):
         log_metric_by_epoch: Kept for MMEngine configs. Metrics always use the iteration
             as their step (the epoch is a field of every record).
         backend_args: Kept for MMEngine configs (local files only).
-        flush_interval: Iteration lines are written to the console and the log file at
-            least this often (seconds), all those of the interval in one write (see
-            :meth:`MMLogger.defer <torchrig.logging.MMLogger.defer>`); other lines, the end
-            of each epoch, checkpoints and the end of the run write them at once. 0 writes
-            each line as it comes.
+        flush_interval: Iteration lines are written to the console and the log file, and
+            their scalars sent to the visualizer, at least this often (seconds) while they
+            keep coming, several in one write (see :meth:`MMLogger.defer
+            <torchrig.logging.MMLogger.defer>`). Lines less than a tenth of it apart are
+            also made together, from a snapshot taken at their iteration (the same values;
+            at most 64 at a time). Any other line or visualizer data, the end of each epoch,
+            a checkpoint, an exception and the end of the run write them first. 0 writes
+            each line, and sends its scalars, as it comes.
     """
 
     priority = "BELOW_NORMAL"

@@ -96,17 +96,27 @@ class MMFormatter(logging.Formatter):
 
 
 class _Flusher:
-    """One daemon thread that writes deferred lines when their time comes (see
-    :meth:`MMLogger.defer`); it sleeps while no handler holds any."""
+    """One daemon thread that writes deferred lines nobody else wrote (see
+    :meth:`MMLogger.defer`).
+
+    While lines keep coming, the thread that logs writes the held ones once they are due (a
+    line that finds them due writes them first; an epoch's end writes them), so this thread is
+    rarely needed, and waking it on demand would cost a switch of the interpreter lock each
+    time: a measurable share of a small model's step. It looks every ``_PERIOD`` seconds
+    instead, writes lines ``_GRACE`` seconds past their due time (logging paused: a stalled
+    data loader, a long evaluation), and after ``_IDLE_AFTER`` seconds without any held line
+    waits until one is held.
+    """
 
     def __init__(self) -> None:
         self._handlers: weakref.WeakSet[_DeferringHandler] = weakref.WeakSet()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._idle = False  # waiting for a held line (then watch must wake it)
 
     def watch(self, handler: _DeferringHandler) -> None:
-        """``handler`` has just deferred its first line: write it by its due time."""
+        """``handler`` has just deferred its first line: see that it is written."""
         self._handlers.add(handler)
         if self._thread is None or not self._thread.is_alive():  # none yet, or forked
             with self._lock:
@@ -115,28 +125,42 @@ class _Flusher:
                         target=self._run, name="torchrig-log-flusher", daemon=True
                     )
                     self._thread.start()
-        self._wake.set()
+        if self._idle:
+            self._wake.set()
 
     def _run(self) -> None:
-        timeout = None
+        quiet = 0.0
         while True:
-            self._wake.wait(timeout)
-            self._wake.clear()  # a line deferred from now on is seen by the scan below
-            now, next_due = time.time(), None
-            for handler in list(self._handlers):
-                due = handler._due if handler._pending else None
-                if due is None:
-                    continue
-                if due <= now:
-                    try:
-                        handler.flush()
-                    except Exception:  # noqa: BLE001 - a closed or broken stream: drop them
-                        handler._pending.clear()
-                elif next_due is None or due < next_due:
-                    next_due = due
-            timeout = None if next_due is None else max(next_due - now, 0.0)
+            if quiet >= _IDLE_AFTER:
+                self._idle = True
+                if not self._held_lines():  # (one held meanwhile: watch saw _idle False)
+                    self._wake.wait()
+                self._wake.clear()
+                self._idle, quiet = False, 0.0
+            time.sleep(_PERIOD)
+            quiet = 0.0 if self._write_overdue() else quiet + _PERIOD
+
+    def _held_lines(self) -> bool:
+        return any(handler._pending for handler in list(self._handlers))
+
+    def _write_overdue(self) -> bool:
+        """Write the lines ``_GRACE`` seconds past their due time; whether any are held."""
+        now, held = time.time(), False
+        for handler in list(self._handlers):
+            if not handler._pending:
+                continue
+            held = True
+            if handler._due + _GRACE <= now:
+                try:
+                    handler.flush()
+                except Exception:  # noqa: BLE001 - a closed or broken stream: drop them
+                    handler._pending.clear()
+        return held
 
 
+_PERIOD = 0.5  # seconds between the flusher's looks
+_GRACE = 0.5  # seconds past their due time after which it writes held lines
+_IDLE_AFTER = 30.0  # seconds without held lines after which it waits for one
 _FLUSHER = _Flusher()
 
 
@@ -372,21 +396,23 @@ class MMLogger(Logger, ManagerMixin):
         return super().get_current_instance()  # type: ignore[return-value]
 
     def defer(self, msg: object, seconds: float = 0.1, level: int = logging.INFO) -> None:
-        """Log ``msg`` (below WARNING), written to the console and the log file within
-        ``seconds``, together with the other lines deferred by then: one write for many lines
-        instead of one each. A log line every iteration otherwise costs a write to the
-        terminal and one to the file per iteration, a measurable share of a small model's step.
+        """Log ``msg`` (below WARNING), written to the console and the log file together with
+        the other lines deferred by then, once ``seconds`` have passed: by the next line logged
+        after that, or, if none comes (logging paused), by a background thread about a second
+        later. One write for many lines instead of one each: a log line every iteration
+        otherwise costs a write to the terminal and one to the file per iteration, a
+        measurable share of a small model's step.
 
         The order of this logger's lines is kept: any other line, :meth:`flush` and the end
         of the process write the deferred lines first. Output written past the logger
-        (``print``) can come before deferred lines written up to ``seconds`` earlier, and a
-        process killed by SIGKILL loses up to ``seconds`` of them. With other handlers or
+        (``print``) can come before deferred lines logged up to ``seconds`` earlier, and a
+        process killed by SIGKILL loses the lines not yet written. With other handlers or
         filters attached, at WARNING and above, or with ``seconds <= 0`` the line is logged
         at once, as :meth:`log` does.
 
         Args:
             msg: The message.
-            seconds: Written within this many seconds.
+            seconds: Held at most this long while lines keep coming.
             level: Its level.
         """
         if not self.isEnabledFor(level):
