@@ -15,7 +15,6 @@ from torchrig.hooks.hook import DATA_BATCH, Hook
 from torchrig.hooks.runtime_info_hook import _is_scalar
 from torchrig.logging import MMLogger
 from torchrig.registry import HOOKS
-from torchrig.runner.log_processor import LogProcessor
 from torchrig.utils import HeldSources
 
 if TYPE_CHECKING:
@@ -27,6 +26,18 @@ __all__ = ["LoggerHook"]
 _EVERY_N_TRAIN_ITERS = Hook.every_n_train_iters
 _EVERY_N_INNER_ITERS = Hook.every_n_inner_iters
 _HOLD = 64  # iterations held at most (see LoggerHook._hold)
+
+
+_LOG_PROCESSOR: list[type] = []
+
+
+def _log_processor_class() -> type:
+    """``LogProcessor`` (imported on first use: the runner package is heavier than hooks)."""
+    if not _LOG_PROCESSOR:
+        from torchrig.runner.log_processor import LogProcessor
+
+        _LOG_PROCESSOR.append(LogProcessor)
+    return _LOG_PROCESSOR[0]
 
 
 def _flush(logger: Any) -> None:
@@ -184,7 +195,7 @@ class LoggerHook(Hook):
         if (
             self.flush_interval <= 0
             or gap > self.flush_interval / 10
-            or type(processor) is not LogProcessor
+            or type(processor) is not _log_processor_class()
             or not isinstance(logger, MMLogger)
             or not isinstance(getattr(runner.visualizer, "held", None), HeldSources)
         ):
