@@ -363,3 +363,30 @@ def test_log_lines_writes_each_with_its_time_after_the_deferred_ones(tmp_path, m
     finally:
         logger.handlers = [h for h in logger.handlers if not isinstance(h, _Keep)]
         _close(logger)
+
+
+def test_the_flusher_survives_handlers_added_while_it_looks() -> None:
+    # New handlers (new loggers) are watched while the flusher thread goes through the set;
+    # a set that grows during that iteration raised and ended the thread.
+    import threading
+    import time
+
+    from torchrig.logging import logger as module
+
+    flusher = module._Flusher()
+    flusher._thread = threading.current_thread()  # (alive: watch starts no thread of its own)
+    handlers = []
+    stop = time.monotonic() + 0.3
+
+    def add() -> None:
+        while time.monotonic() < stop and len(handlers) < 3000:
+            handler = module._DeferringHandler(io.StringIO())
+            handlers.append(handler)
+            flusher.watch(handler)
+
+    thread = threading.Thread(target=add)
+    thread.start()
+    while thread.is_alive():  # what the flusher thread does, from here
+        flusher._write_overdue()
+    thread.join()
+    assert len(flusher._watched()) == len(handlers) > 100

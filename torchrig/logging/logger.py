@@ -112,14 +112,17 @@ class _Flusher:
         self._handlers: weakref.WeakSet[_DeferringHandler] = weakref.WeakSet()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _handlers
+        self._start_lock = threading.Lock()
         self._idle = False  # waiting for a held line (then watch must wake it)
 
     def watch(self, handler: _DeferringHandler) -> None:
         """``handler`` has just deferred its first line: see that it is written."""
-        self._handlers.add(handler)
+        if handler not in self._handlers:
+            with self._lock:  # (the flusher copies the set under the lock)
+                self._handlers.add(handler)
         if self._thread is None or not self._thread.is_alive():  # none yet, or forked
-            with self._lock:
+            with self._start_lock:
                 if self._thread is None or not self._thread.is_alive():
                     self._thread = threading.Thread(
                         target=self._run, name="torchrig-log-flusher", daemon=True
@@ -140,13 +143,19 @@ class _Flusher:
             time.sleep(_PERIOD)
             quiet = 0.0 if self._write_overdue() else quiet + _PERIOD
 
+    def _watched(self) -> list[_DeferringHandler]:
+        # Copied under the lock: a set that grows while it is iterated raises, which would
+        # end this thread.
+        with self._lock:
+            return list(self._handlers)
+
     def _held_lines(self) -> bool:
-        return any(handler._pending for handler in list(self._handlers))
+        return any(handler._pending for handler in self._watched())
 
     def _write_overdue(self) -> bool:
         """Write the lines ``_GRACE`` seconds past their due time; whether any are held."""
         now, held = time.time(), False
-        for handler in list(self._handlers):
+        for handler in self._watched():
             if not handler._pending:
                 continue
             held = True
