@@ -112,9 +112,9 @@ class LogProcessor:
 
     def log_from_snapshot(self, snapshot: tuple) -> tuple[dict, str]:
         """The ``(tag, log_str)`` of a training iteration from its :meth:`snapshot_after_iter`:
-        the same values as :meth:`get_log_after_iter` would have given then (a value whose
-        history was dropped meanwhile, by a ``max_length`` shorter than the time since, is
-        the latest one)."""
+        the same values as :meth:`get_log_after_iter` would have given then, to rounding (a
+        value whose history was dropped meanwhile, by a ``max_length`` shorter than the time
+        since, is the latest one)."""
         plan, buffers, positions, header, eta, epoch, step = snapshot
         window_size = self.window_size
         log_tag: dict[str, Any] = {}
