@@ -506,16 +506,28 @@ class MMLogger(Logger, ManagerMixin):
             return
         name, level_name = self.name, logging.getLevelName(level)
         entries = [(name, level_name, message, created) for created, message in lines]
+        self._write_own(level, entries, 0.0, (lines[0][1], ()))
+
+    def _write_own(
+        self, level: int, entries: list[tuple[str, str, str, float]], defer: float, failed: tuple
+    ) -> None:
+        """Hand ``(name, level name, message, time)`` lines to this logger's own handlers:
+        written at once after the held ones, or with ``defer`` seconds held (see
+        :meth:`defer`). ``failed``: ``(msg, args)`` of the record a failed write reports."""
         for handler in self.handlers:
             if level < handler.level:
                 continue
             handler.acquire()
             try:
-                handler.put(handler.lines_text(entries))
+                if defer > 0:
+                    for entry in entries:
+                        handler.defer(*entry, defer)
+                else:
+                    handler.put(handler.lines_text(entries))
             except RecursionError:
                 raise
             except Exception:  # noqa: BLE001 - reported as logging reports a failed emit
-                handler.handleError(self._record_without_place(level, lines[0][1], ()))
+                handler.handleError(self._record_without_place(level, *failed))
             finally:
                 handler.release()
 
@@ -525,8 +537,8 @@ class MMLogger(Logger, ManagerMixin):
         a fraction of the cost: a log line every iteration makes it count), or with
         ``defer`` seconds, hand it to them to be written within that time. False, with
         nothing written, where anything else is attached: other handlers, formatters or
-        filters, or a message that does not format."""
-        handlers = self.handlers
+        filters, or a message that does not format (a formatter that cannot write the line
+        directly formats a record, as logging would)."""
         if not self._own_handlers_only():
             return False
         values = args
@@ -536,33 +548,8 @@ class MMLogger(Logger, ManagerMixin):
             message = str(msg) % values if values else str(msg)
         except Exception:  # noqa: BLE001 - logging's own path reports it
             return False
-        created, level_name, name = time.time(), logging.getLevelName(level), self.name
-        if defer > 0:
-            for handler in handlers:
-                if level >= handler.level:
-                    handler.acquire()
-                    try:
-                        handler.defer(name, level_name, message, created, defer)
-                    finally:
-                        handler.release()
-            return True
-        lines = []
-        for handler in handlers:
-            if level >= handler.level:
-                line = handler.formatter.plain_line(name, level_name, message, created)
-                if line is None:
-                    return False
-                lines.append((handler, line + handler.terminator))
-        for handler, text in lines:
-            handler.acquire()
-            try:
-                handler.put(text)
-            except RecursionError:
-                raise
-            except Exception:  # noqa: BLE001 - reported as logging reports a failed emit
-                handler.handleError(self._record_without_place(level, msg, args))
-            finally:
-                handler.release()
+        entry = (self.name, logging.getLevelName(level), message, time.time())
+        self._write_own(level, [entry], defer, (msg, args))
         return True
 
     def callHandlers(self, record: LogRecord) -> None:  # noqa: N802 - logging's name

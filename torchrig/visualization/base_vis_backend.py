@@ -138,10 +138,13 @@ class BaseVisBackend(metaclass=ABCMeta):
 
     def add_scalars_batch(self, calls: list[tuple[tuple, dict]]) -> None:
         """``add_scalars(*args, **kwargs)`` for each ``(args, kwargs)`` of ``calls``, in order:
-        the writer hands over the ``add_scalars`` calls queued in a row at once (a backend may
-        override this to skip the per-call overhead)."""
+        the writer hands over the ``add_scalars`` calls queued in a row at once. A backend
+        whose ``add_scalars`` only sets up its environment and calls ``_add_scalars`` (same
+        arguments) is called there directly, once set up."""
+        self._ensure_env()
+        add = getattr(self, "_add_scalars", None) or self.add_scalars
         for args, kwargs in calls:
-            self.add_scalars(*args, **kwargs)
+            add(*args, **kwargs)
 
     def after_batch(self) -> None:  # noqa: B027 - optional
         """Called by the visualizer's writer after each batch it took from the queue."""

@@ -115,12 +115,6 @@ class LocalVisBackend(BaseVisBackend):
         """
         self._add_scalars(scalar_dict, step, file_path)
 
-    @force_init_env
-    def add_scalars_batch(self, calls: list[tuple[tuple, dict]]) -> None:
-        """:meth:`add_scalars` of each ``(args, kwargs)``, in order."""
-        for args, kwargs in calls:
-            self._add_scalars(*args, **kwargs)
-
     def _add_scalars(
         self, scalar_dict: dict, step: int = 0, file_path: str | None = None, **kwargs: Any
     ) -> None:
