@@ -40,12 +40,6 @@ def _log_processor_class() -> type:
     return _LOG_PROCESSOR[0]
 
 
-def _flush(logger: Any) -> None:
-    """Write the lines ``logger`` deferred (an MMLogger; other loggers hold none)."""
-    if isinstance(logger, MMLogger):
-        logger.flush()
-
-
 def _completed_train_iters(runner: Runner) -> tuple[int, int]:
     """``(epoch, iter)`` of training so far. A val/test-only Runner answers without building
     a train loop: the position of the checkpoint it loaded, or 0."""
@@ -166,16 +160,13 @@ class LoggerHook(Hook):
 
     def after_train_epoch(self, runner: Runner) -> None:
         self._current_epoch_len = None
-        self._release(runner)
-        _flush(runner.logger)
+        self._write_out(runner)
 
     def after_train(self, runner: Runner) -> None:
-        self._release(runner)
-        _flush(runner.logger)
+        self._write_out(runner)
 
     def before_save_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
-        self._release(runner)
-        _flush(runner.logger)
+        self._write_out(runner)
 
     def on_exception(self, runner: Runner, exception: BaseException) -> None:
         self._release(runner)
@@ -238,6 +229,13 @@ class LoggerHook(Hook):
         add_scalars, path = runner.visualizer.add_scalars, self.json_log_path
         for _, tag, _ in made:
             add_scalars(tag, step=tag["iter"], file_path=path)
+
+    def _write_out(self, runner: Runner) -> None:
+        """Make the held iterations and write every deferred line (an epoch's end, a
+        checkpoint, the end of training)."""
+        self._release(runner)
+        if isinstance(runner.logger, MMLogger):  # (other loggers hold no lines)
+            runner.logger.flush()
 
     def _log_line(self, runner: Runner, line: str) -> None:
         """An iteration's line: deferred (written with the others of ``flush_interval``)."""

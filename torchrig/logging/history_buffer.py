@@ -276,9 +276,12 @@ class HistoryBuffer:
     def _ordered(self, values: array) -> array:
         return values[self._start :] + values[: self._start] if self._start else values[:]
 
-    def _tail(self, values: array, window: int) -> array:
-        """The last ``window`` entries of a ring buffer (``window`` <= its length)."""
-        end = self._start if self._start else len(values)
+    def _tail(self, values: array, window: int, behind: int = 0) -> array:
+        """The ``window`` entries of a ring buffer that end ``behind`` entries before its
+        newest (``window + behind`` <= its length)."""
+        end = (self._start if self._start else len(values)) - behind
+        if end <= 0:
+            end += len(values)
         if end >= window:
             return values[end - window : end]
         return values[len(values) - (window - end) :] + values[:end]
@@ -353,16 +356,12 @@ class HistoryBuffer:
             self._flush()
         behind = self.updates - position
         size = min(window_size, position)
-        end = len(self._values) - behind
-        if behind < 0 or size < 1 or end < size:
+        if behind < 0 or size < 1 or behind + size > len(self._values):
             return None
-        if not self._start:  # the ring has not wrapped: the window is one slice
-            return _divide(sum(self._values[end - size : end]), sum(self._counts[end - size : end]))
-        values = self._tail(self._values, behind + size)
-        counts = self._tail(self._counts, behind + size)
-        if behind:
-            values, counts = values[:size], counts[:size]
-        return _divide(sum(values), sum(counts))
+        return _divide(
+            sum(self._tail(self._values, size, behind)),
+            sum(self._tail(self._counts, size, behind)),
+        )
 
     def current_at(self, position: int) -> float | None:
         """:meth:`current` as it was when ``position`` values had been given (see
@@ -372,9 +371,7 @@ class HistoryBuffer:
         behind = self.updates - position
         if behind < 0 or position < 1 or behind + 1 > len(self._values):
             return None
-        if not self._start:
-            return self._values[len(self._values) - behind - 1]
-        return self._tail(self._values, behind + 1)[0]
+        return self._tail(self._values, 1, behind)[0]
 
     def max(self, window_size: int | None = None) -> float:
         """The largest of the last ``window_size`` values (all if None); NaN if one is NaN."""
