@@ -73,7 +73,7 @@ def _is_fsdp1_policy(policy: Any) -> bool:
         parameters = inspect.signature(policy).parameters
     except (TypeError, ValueError):
         return False
-    return "recurse" in parameters and "nonwrapped_numel" in parameters
+    return "recurse" in parameters
 
 
 def _from_fsdp1_policy(policy: Any) -> Any:
@@ -81,7 +81,7 @@ def _from_fsdp1_policy(policy: Any) -> Any:
     whether that module gets its own shard unit (FSDP1's ``recurse=False`` question)."""
 
     def matcher(module: nn.Module) -> bool:
-        return bool(policy(module=module, recurse=False, nonwrapped_numel=_unsharded_numel(module)))
+        return bool(policy(module, False, _unsharded_numel(module)))
 
     return matcher
 

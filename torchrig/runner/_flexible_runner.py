@@ -98,15 +98,20 @@ class FlexibleRunner(Runner):
 
         if not isinstance(compile, (bool, dict)):
             raise TypeError(f"compile must be a bool or a dict, got {type(compile).__name__}")
+        if strategy is None and cfg is not None:
+            strategy = arguments["strategy"] = cfg.get("strategy")
+        self.strategy: BaseStrategy = self.build_strategy(strategy, launcher, work_dir)
+        launcher = self.strategy.resolve_launcher(launcher)
+        if strategy is None:  # record the strategy chosen
+            arguments["strategy"] = dict(type=type(self.strategy).__name__)
         if cfg is None:  # built from objects: describe them, the strategy included
             cfg = describe_objects({k: v for k, v in arguments.items() if k != "cfg"})
         else:
             cfg = copy.deepcopy(cfg)
-            strategy = cfg.get("strategy") if strategy is None else strategy
+            if "strategy" not in cfg:
+                cfg["strategy"] = arguments["strategy"]
         if compile and not cfg.get("compile"):
             cfg["compile"] = compile  # the Runner compiles the model's steps by the config
-        self.strategy: BaseStrategy = self.build_strategy(strategy, launcher, work_dir)
-        launcher = self.strategy.resolve_launcher(launcher)
         runner_arguments = {
             k: v for k, v in arguments.items() if k not in ("strategy", "compile", "cfg")
         }
