@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 
-from tests.test_distributed.test_two_processes import BATCH, ITERS, _assert_close, _toy, _torchrun
+from tests.test_distributed.test_two_processes import BATCH, ITERS, _assert_close, _torchrun, _toy
 
 SECTIONS = ("ddp_strategy", "fsdp_full", "fsdp_local", "fsdp_prepare")
 
