@@ -184,6 +184,8 @@ def test_deepspeed_and_colossalai_name_what_they_need(strategy, package, tmp_pat
 
 
 def test_model_wrapper_cfg_belongs_in_the_strategy(tmp_path):
+    with pytest.raises(TypeError, match="compile must be a bool or a dict"):
+        FlexibleRunner(model=ToyModel(), work_dir=str(tmp_path), compile="yes")  # type: ignore[arg-type]
     cfg = dict(model_wrapper_cfg=dict(type="MMDistributedDataParallel"))
     with pytest.raises(ValueError, match="strategy=dict\\(type=..., model_wrapper"):
         FlexibleRunner(model=ToyModel(), work_dir=str(tmp_path), cfg=cfg, log_level="WARNING")
