@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os.path as osp
+
 from torchrig.config import Config
 from torchrig.runner import Runner
 
-CONFIG = "configs/digits/digits_mlp.py"
+CONFIG = osp.join(osp.dirname(__file__), "..", "..", "configs", "digits", "digits_mlp.py")
 
 
 def train_digits(work_dir: str, vis_backends: list[dict]) -> Runner:

@@ -98,9 +98,11 @@ class NeptuneVisBackend(BaseVisBackend):
         self._run = None
 
     def state_dict(self) -> dict:
-        """The run id to continue."""
+        """The run id to continue (none for an offline run, which Neptune cannot continue)."""
         if self._run is None:
             return dict(self._resume or {})
+        if not self._run.exists("sys/id"):
+            return {}
         return {"run_id": self._run["sys/id"].fetch()}
 
     def load_state_dict(self, state: dict) -> None:
