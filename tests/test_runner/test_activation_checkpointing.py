@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os.path as osp
 
 import pytest
 import torch
@@ -54,3 +55,27 @@ def test_a_single_name_and_a_missing_name():
     with pytest.raises(AttributeError):
         turn_on_activation_checkpointing(model, "missing")
     assert callable(wrap_forward(model.block.forward))
+
+
+def test_the_runner_turns_both_on_from_the_config(tmp_path):
+    from torchrig.config import Config
+    from torchrig.runner import Runner
+
+    cfg = Config.fromfile(
+        osp.join(osp.dirname(__file__), "..", "..", "configs", "digits", "digits_mlp.py")
+    )
+    cfg.work_dir = str(tmp_path)
+    cfg.train_cfg.max_epochs = 1
+    cfg.param_scheduler = []
+    cfg.default_hooks.progress = None
+    cfg.default_hooks.checkpoint = dict(type="CheckpointHook", interval=5)
+    cfg.activation_checkpointing = ["net.0"]
+    cfg.efficient_conv_bn_eval = ["net"]  # no conv + BN pair in a perceptron: traced, unchanged
+    runner = Runner.from_cfg(cfg)
+    try:
+        runner.train()
+    finally:
+        runner.visualizer.close()
+    net = runner.model.net
+    assert getattr(net[0].forward, "_torchrig_checkpointed", False)
+    assert getattr(net, "_torchrig_efficient_conv_bn_eval", False)

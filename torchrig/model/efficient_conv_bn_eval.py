@@ -105,9 +105,12 @@ def turn_on_efficient_conv_bn_eval_for_single_model(model: nn.Module) -> None:
     """
     import torch.fx
 
+    if getattr(model, "_torchrig_efficient_conv_bn_eval", False):  # traced once already
+        return
     fx_model = torch.fx.symbolic_trace(model)
     efficient_conv_bn_eval_graph_transform(fx_model)
     model.forward = fx_model.forward  # type: ignore[method-assign]
+    model._torchrig_efficient_conv_bn_eval = True
 
 
 def turn_on_efficient_conv_bn_eval(model: nn.Module, modules: list[str] | str) -> None:

@@ -10,6 +10,8 @@ from torch import nn
 
 __all__ = ["turn_on_activation_checkpointing", "wrap_forward"]
 
+_MARK = "_torchrig_checkpointed"
+
 
 def wrap_forward(forward: Callable) -> Callable:
     """``forward`` run through ``torch.utils.checkpoint.checkpoint`` (non-reentrant).
@@ -29,6 +31,7 @@ def wrap_forward(forward: Callable) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         return checkpoint(forward, *args, use_reentrant=False, **kwargs)
 
+    setattr(wrapper, _MARK, True)
     return wrapper
 
 
@@ -48,4 +51,20 @@ def turn_on_activation_checkpointing(model: nn.Module, modules: list[str] | str)
         modules = [modules]
     for name in modules:
         module = model.get_submodule(name)
-        module.forward = wrap_forward(module.forward)  # type: ignore[method-assign]
+        if not getattr(module.forward, _MARK, False):  # once, also when training twice
+            module.forward = wrap_forward(module.forward)  # type: ignore[method-assign]
+
+
+def _turn_on_memory_savers(model: nn.Module, cfg: Any, logger: Any) -> None:
+    """What the config's ``efficient_conv_bn_eval`` and ``activation_checkpointing`` name, as
+    MMEngine's ``Runner.train`` does (each a list of sub-module names)."""
+    from torchrig.model.efficient_conv_bn_eval import turn_on_efficient_conv_bn_eval
+
+    for key, turn_on in (
+        ("efficient_conv_bn_eval", turn_on_efficient_conv_bn_eval),
+        ("activation_checkpointing", turn_on_activation_checkpointing),
+    ):
+        modules = cfg.get(key)
+        if modules is not None:
+            logger.info(f"Enabling {key} for sub-modules: {modules}")
+            turn_on(model, modules)
