@@ -170,6 +170,6 @@ def parameter_count_table(model: nn.Module, max_depth: int = 3) -> str:
     from torchrig.analysis.print_helper import _format_size, _model_stats_table
 
     counts = parameter_count(model)
-    stats = {"#parameters or shape": {name: _format_size(n) for name, n in counts.items()}}
+    stats = {"#elements or shape": {name: _format_size(n) for name, n in counts.items()}}
     shapes = {name: str(tuple(param.shape)) for name, param in model.named_parameters()}
-    return _model_stats_table(stats, max_depth=max_depth, param_shapes=shapes)
+    return _model_stats_table(stats, max_depth=max_depth, param_shapes=shapes, first_column="name")

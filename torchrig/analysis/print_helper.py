@@ -41,7 +41,10 @@ def _depth(name: str) -> int:
 
 
 def _model_stats_table(
-    statistics: dict[str, dict[str, str]], max_depth: int, param_shapes: dict[str, str] | None
+    statistics: dict[str, dict[str, str]],
+    max_depth: int,
+    param_shapes: dict[str, str] | None,
+    first_column: str = "module",
 ) -> str:
     """Rows ``module | stat1 | stat2 ...`` for modules down to ``max_depth``, indented by depth."""
     columns = list(statistics)
@@ -60,7 +63,7 @@ def _model_stats_table(
                     rows.append(
                         [" " * (_depth(name) + 1) + param, shape, *[""] * (len(columns) - 1)]
                     )
-    header = ["module", *columns]
+    header = [first_column, *columns]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
 

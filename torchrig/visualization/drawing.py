@@ -29,13 +29,13 @@ from torchrig.visualization.utils import (
 __all__ = ["ImageDrawer", "color_val_matplotlib", "tensor2ndarray", "value2list"]
 
 
-class InvalidDrawingInput(ValueError, AssertionError):
+class _InvalidDrawingInput(ValueError, AssertionError):
     """Bad drawing input: a ``ValueError``, and an ``AssertionError`` as MMEngine raises."""
 
 
 def _require(condition: Any, message: str) -> None:
     if not condition:
-        raise InvalidDrawingInput(message)
+        raise _InvalidDrawingInput(message)
 
 
 def _arrays() -> tuple[type, ...]:
