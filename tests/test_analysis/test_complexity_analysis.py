@@ -164,3 +164,31 @@ def test_shared_module_is_counted_under_its_first_name():
     assert analysis.by_module()["0"] == 32 and analysis.canonical_module_name("2") == "0"
     assert isinstance(analysis.copy(new_inputs=(torch.randn(2, 4),)), JitModelAnalysis)
     assert analysis.copy(new_inputs=(torch.randn(2, 4),)).total() == 64
+
+
+def test_norms_upsampling_and_pooling():
+    import torch.nn.functional as F
+
+    class Layers(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ln, self.gn, self.inorm = nn.LayerNorm(8), nn.GroupNorm(2, 4), nn.InstanceNorm2d(4)
+
+        def forward(self, x, y):
+            return (
+                self.ln(x), self.gn(y), self.inorm(y),
+                F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False),
+                F.interpolate(y, scale_factor=2, mode="nearest"), F.adaptive_avg_pool2d(y, 1),
+            )  # fmt: skip
+
+    flops = FlopAnalyzer(Layers(), (torch.randn(3, 8), torch.randn(2, 4, 5, 5)))
+    assert flops.by_operator() == Counter(
+        {
+            "layer_norm": 24 * 5,  # affine: 5 per element
+            "group_norm": 200 * 5,
+            "instance_norm": 200 * 4,  # no affine: 4 per element
+            "upsample_bilinear2d": 800 * 4,  # 4 per output element
+            "upsample_nearest2d": 800,
+            "adaptive_avg_pool2d": 200,  # 1 per input element
+        }
+    )
