@@ -7,6 +7,7 @@ MMEngine's ``mmengine.runner`` names: ``from mmengine.runner import Runner`` bec
 from __future__ import annotations
 
 from torchrig.runner._flexible_runner import FlexibleRunner
+from torchrig.runner.activation_checkpointing import turn_on_activation_checkpointing
 from torchrig.runner.amp import autocast
 from torchrig.runner.base_loop import BaseLoop
 from torchrig.runner.checkpoint import (
@@ -53,5 +54,6 @@ __all__ = [
     "load_state_dict",
     "save_checkpoint",
     "set_random_seed",
+    "turn_on_activation_checkpointing",
     "weights_to_cpu",
 ]
