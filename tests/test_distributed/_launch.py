@@ -42,6 +42,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def torchrun_command(torchrun_args: Sequence[str], script: str, *args: str) -> list[str]:
+    """The torchrun command line; ``script`` is a file of ``scripts/`` or an absolute path."""
     return [
         sys.executable,
         "-m",

@@ -12,6 +12,7 @@ import pickle
 import random
 import shutil
 import tempfile
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -36,6 +37,7 @@ __all__ = [
     "sync_random_seed",
     "broadcast_object_list",
     "all_reduce_dict",
+    "all_reduce_params",
     "all_gather_object",
     "gather_object",
     "collect_results",
@@ -193,6 +195,54 @@ def all_reduce_dict(data: dict[str, torch.Tensor], op: str = "sum", group: Any =
         all_reduce(flat, op=op, group=group)
         for key, piece in zip(names, flat.split([data[k].numel() for k in names])):
             data[key].copy_(piece.view_as(data[key]))
+
+
+def _buckets(tensors: list[torch.Tensor], bucket_size_mb: int) -> list[list[torch.Tensor]]:
+    """``tensors`` grouped by dtype and device, each group cut at ``bucket_size_mb``."""
+    limit = bucket_size_mb * 1024 * 1024 if bucket_size_mb > 0 else None
+    by_kind: dict[tuple[torch.dtype, torch.device], list[list[torch.Tensor]]] = {}
+    sizes: dict[tuple[torch.dtype, torch.device], int] = {}
+    for tensor in tensors:
+        kind = (tensor.dtype, tensor.device)
+        nbytes = tensor.numel() * tensor.element_size()
+        buckets = by_kind.setdefault(kind, [[]])
+        if limit is not None and buckets[-1] and sizes.get(kind, 0) + nbytes > limit:
+            buckets.append([])
+            sizes[kind] = 0
+        buckets[-1].append(tensor)
+        sizes[kind] = sizes.get(kind, 0) + nbytes
+    return [bucket for buckets in by_kind.values() for bucket in buckets]
+
+
+def all_reduce_params(
+    params: Iterable[torch.Tensor],
+    coalesce: bool = True,
+    bucket_size_mb: int = -1,
+    op: str = "sum",
+    group: Any = None,
+) -> None:
+    """All-reduce parameters (or any tensors) in place, e.g. ``model.buffers()``.
+
+    Args:
+        params: Parameters or tensors; each rank passes the same ones, in the same order.
+        coalesce: Reduce the tensors of one dtype flattened together, in as few collectives as
+            ``bucket_size_mb`` allows; otherwise one collective per tensor.
+        bucket_size_mb: The largest bucket of a coalesced reduction, in MiB; -1 for no limit.
+        op: As for :func:`all_reduce` (``'sum'``, ``'mean'``, ...).
+        group: Process group; the default group if None.
+    """
+    if get_world_size(group) == 1:
+        return
+    tensors = [param.data for param in params]
+    if not coalesce:
+        for tensor in tensors:
+            all_reduce(tensor, op=op, group=group)
+        return
+    for bucket in _buckets(tensors, bucket_size_mb):
+        flat = torch.cat([tensor.reshape(-1) for tensor in bucket])
+        all_reduce(flat, op=op, group=group)
+        for tensor, piece in zip(bucket, flat.split([t.numel() for t in bucket])):
+            tensor.copy_(piece.view_as(tensor))
 
 
 def _interleave(parts: list[list[Any]], size: int) -> list[Any]:

@@ -19,7 +19,10 @@ import torch
 import torch.distributed as torch_dist
 
 __all__ = [
+    "infer_launcher",
     "init_dist",
+    "init_local_group",
+    "get_local_group",
     "is_distributed",
     "get_default_group",
     "get_backend",
@@ -39,6 +42,27 @@ __all__ = [
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _DEFAULT_PORT = "29500"
+
+# The group of this machine's processes, made by ``init_local_group`` (MMEngine keeps the same
+# module-level handle; there is one per process).
+_LOCAL_PROCESS_GROUP: Any = None
+
+
+def infer_launcher() -> str:
+    """The launcher this process was started by, read from its environment variables.
+
+    Returns:
+        ``'pytorch'`` (``WORLD_SIZE`` set, as by torchrun), ``'slurm'`` (``SLURM_NTASKS``, as by
+        srun), ``'mpi'`` (``OMPI_COMM_WORLD_LOCAL_RANK``, as by Open MPI's mpirun) or
+        ``'none'``; checked in that order, as MMEngine does.
+    """
+    if "WORLD_SIZE" in os.environ:
+        return "pytorch"
+    if "SLURM_NTASKS" in os.environ:
+        return "slurm"
+    if "OMPI_COMM_WORLD_LOCAL_RANK" in os.environ:
+        return "mpi"
+    return "none"
 
 
 def _default_backend() -> str:
@@ -188,6 +212,53 @@ def _set_mpi_env(port: int | str | None) -> None:
         env["LOCAL_WORLD_SIZE"] = env["OMPI_COMM_WORLD_LOCAL_SIZE"]
 
 
+def init_local_group(node_rank: int, num_gpus_per_node: int) -> None:
+    """Create the process group of this machine's processes (see ``get_local_group``).
+
+    Every process must call it, with the same ``num_gpus_per_node``: creating a group is a
+    collective call, so each process creates every machine's group and keeps its own.
+
+    Args:
+        node_rank: This machine's rank among the machines.
+        num_gpus_per_node: Processes per machine; the ranks ``node_rank * num_gpus_per_node``
+            to ``(node_rank + 1) * num_gpus_per_node - 1`` form this machine's group.
+
+    Raises:
+        RuntimeError: When the local group exists already, or the world does not divide into
+            machines of ``num_gpus_per_node`` processes.
+    """
+    global _LOCAL_PROCESS_GROUP
+    if _LOCAL_PROCESS_GROUP is not None:
+        raise RuntimeError("init_local_group: the local process group was created already")
+    world_size = get_world_size()
+    if num_gpus_per_node <= 0 or world_size % num_gpus_per_node:
+        raise RuntimeError(
+            f"init_local_group: {world_size} processes do not divide into machines of "
+            f"num_gpus_per_node={num_gpus_per_node}"
+        )
+    for node in range(world_size // num_gpus_per_node):
+        ranks = list(range(node * num_gpus_per_node, (node + 1) * num_gpus_per_node))
+        group = torch_dist.new_group(ranks)
+        if node == node_rank:
+            _LOCAL_PROCESS_GROUP = group
+
+
+def get_local_group() -> Any:
+    """The process group of this machine's processes, or None when not distributed.
+
+    Raises:
+        RuntimeError: When distributed but ``init_local_group`` has not created it.
+    """
+    if not is_distributed():
+        return None
+    if _LOCAL_PROCESS_GROUP is None:
+        raise RuntimeError(
+            "Local process group is not created, please use `init_local_group` to setup local "
+            "process group."
+        )
+    return _LOCAL_PROCESS_GROUP
+
+
 def is_distributed() -> bool:
     """Whether a default process group is initialised."""
     return torch_dist.is_available() and torch_dist.is_initialized()
@@ -223,6 +294,8 @@ def get_local_rank() -> int:
     """Rank of this process on its machine (0 when not distributed)."""
     if not is_distributed():
         return 0
+    if _LOCAL_PROCESS_GROUP is not None:
+        return torch_dist.get_rank(_LOCAL_PROCESS_GROUP)
     return int(os.environ.get("LOCAL_RANK", get_rank()))
 
 
@@ -230,6 +303,8 @@ def get_local_size() -> int:
     """Number of processes on this machine (1 when not distributed)."""
     if not is_distributed():
         return 1
+    if _LOCAL_PROCESS_GROUP is not None:
+        return torch_dist.get_world_size(_LOCAL_PROCESS_GROUP)
     return int(os.environ.get("LOCAL_WORLD_SIZE", get_world_size()))
 
 
