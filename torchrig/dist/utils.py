@@ -6,6 +6,7 @@ initialised, so code written for distributed runs also runs unchanged in one pro
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import functools
 import os
@@ -128,7 +129,41 @@ def init_dist(
         ) from None
     if backend == "nccl" and torch.cuda.is_available():
         torch.cuda.set_device(local_rank % max(torch.cuda.device_count(), 1))
+    if launcher == "pytorch" and "store" not in kwargs:
+        kwargs.update(_restart_store(kwargs.get("timeout")))
     torch_dist.init_process_group(backend=backend, **kwargs)
+    # A process that exits with its group alive can abort in the group's destructor (gloo's
+    # threads), failing a finished job; PyTorch asks for destroy_process_group before exit.
+    atexit.register(_destroy_process_group)
+
+
+def _restart_store(timeout: datetime.timedelta | None) -> dict[str, Any]:
+    """A store of its own for a worker group that torchrun restarted, else nothing.
+
+    torchrun's agent keeps one TCPStore for all its attempts; the keys the failed attempt's
+    process group left there (the peers' addresses) would be read by the new one, whose
+    ranks then connect to dead processes. Each attempt gets its own key prefix instead.
+    """
+    restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    if restart == "0" or os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return {}
+    store = torch_dist.TCPStore(
+        host_name=os.environ["MASTER_ADDR"],
+        port=int(os.environ["MASTER_PORT"]),
+        world_size=int(os.environ["WORLD_SIZE"]),
+        is_master=False,
+        timeout=timeout or datetime.timedelta(minutes=30),
+    )
+    return dict(
+        store=torch_dist.PrefixStore(f"torchrig/attempt_{restart}", store),
+        rank=int(os.environ["RANK"]),
+        world_size=int(os.environ["WORLD_SIZE"]),
+    )
+
+
+def _destroy_process_group() -> None:
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
 
 
 def _first_host(nodelist: str) -> str:

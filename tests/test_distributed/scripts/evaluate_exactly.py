@@ -126,10 +126,12 @@ def loader(length: int, batch_size: int, shuffle: bool) -> dict[str, Any]:
     )
 
 
-def evaluate(out: str, launcher: str, backend: str = "gloo") -> dict[int, dict[str, Any]]:
+def evaluate(
+    out: str, launcher: str, backend: str = "gloo", lengths: tuple[int, ...] = LENGTHS
+) -> dict[int, dict[str, Any]]:
     """Every length's validation and test metrics (cpu and gpu collection)."""
     report: dict[int, dict[str, Any]] = {}
-    for length in LENGTHS:
+    for length in lengths:
         runner = Runner(
             model=Elementwise(),
             work_dir=f"{out}/work_{length}",
