@@ -90,3 +90,20 @@ def torchrun(
     process = start(torchrun_command(options, script, *args), cwd, clean_env())
     code, output, _ = finish(process, timeout, f"torchrun {script}")
     return code, output
+
+
+def two_agents(
+    script: str, outs: Sequence[Path], *args: str, timeout: float = 240
+) -> list[tuple[int, str, float]]:
+    """Two torchrun agents of one process each, as on two machines (``--nnodes 2``, c10d
+    rendezvous on this host); agent ``i`` runs ``script outs[i] args`` in ``outs[i]`` and keeps
+    its workers' output under ``outs[i]/torchrun_logs``. (code, output, seconds) per agent."""
+    endpoint = f"127.0.0.1:{free_port()}"
+    processes = []
+    for out in outs:
+        options = ["--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d"]
+        options += ["--rdzv-endpoint", endpoint, "--rdzv-id", "two-agents", "--max-restarts", "0"]
+        options += ["--log-dir", str(out / "torchrun_logs"), "--tee", "3"]
+        command = torchrun_command(options, script, str(out), *args)
+        processes.append(start(command, out, clean_env()))
+    return [finish(process, timeout, f"torchrun agent {i}") for i, process in enumerate(processes)]

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import pickle
 import random
-import shutil
-import tempfile
 from collections.abc import Iterable
 from typing import Any
 
@@ -265,9 +263,11 @@ def collect_results(
     Args:
         results: This process's results.
         size: The dataset's length; padding added by the sampler is cut off.
-        device: ``'cpu'``: through a directory every rank can reach (``tmpdir``); ``'gpu'`` (or
-            any other device name): through object collectives on the backend's device.
-        tmpdir: Shared directory for ``'cpu'``; a fresh one under ``./.dist_test`` if None.
+        device: ``'cpu'``: through CPU memory (object collectives over gloo, or the files of
+            ``tmpdir``); ``'gpu'`` (or any other device name): through object collectives on
+            the backend's device.
+        tmpdir: For ``'cpu'``, a directory every rank can reach to pass the results through
+            files (MMEngine's way); None sends them over the network, no shared disk needed.
 
     Returns:
         The ordered results on rank 0; None on the other ranks.
@@ -277,23 +277,31 @@ def collect_results(
     return collect_results_gpu(results, size)
 
 
+_CPU_GROUPS: dict[int, Any] = {}
+
+
+def _cpu_group() -> Any:
+    """A group of every rank whose collectives run on the CPU: the default one under gloo,
+    else a gloo group made (once per default group) beside it."""
+    if get_backend() == "gloo":
+        return None
+    key = id(get_default_group())
+    if key not in _CPU_GROUPS:
+        _CPU_GROUPS[key] = torch_dist.new_group(backend="gloo")  # every rank calls this
+    return _CPU_GROUPS[key]
+
+
 def collect_results_cpu(
     result_part: list[Any], size: int, tmpdir: str | None = None
 ) -> list[Any] | None:
-    """``collect_results`` through a directory shared by all ranks (see there)."""
+    """``collect_results`` through CPU memory, or the files of ``tmpdir`` (see there)."""
     rank, world_size = get_dist_info()
     if world_size == 1:
         return list(result_part[:size])
-    created = tmpdir is None
     if tmpdir is None:
-        holder: list[Any] = [None]
-        if rank == 0:
-            os.makedirs(".dist_test", exist_ok=True)
-            holder[0] = tempfile.mkdtemp(dir=".dist_test")
-        broadcast_object_list(holder, src=0)
-        tmpdir = str(holder[0])
-    else:
-        os.makedirs(tmpdir, exist_ok=True)
+        parts = gather_object(result_part, dst=0, group=_cpu_group())
+        return _interleave(parts, size) if parts is not None else None
+    os.makedirs(tmpdir, exist_ok=True)
     with open(os.path.join(tmpdir, f"part_{rank}.pkl"), "wb") as f:
         pickle.dump(result_part, f, protocol=pickle.HIGHEST_PROTOCOL)
     barrier()
@@ -305,13 +313,11 @@ def collect_results_cpu(
         if not os.path.exists(path):
             raise FileNotFoundError(
                 f"collect_results: {path} (rank {i}'s results) is missing; {tmpdir!r} must be a "
-                "directory shared by all ranks (pass tmpdir=..., or use device='gpu')"
+                "directory shared by all ranks (or leave tmpdir/collect_dir unset)"
             )
         with open(path, "rb") as f:
             parts.append(pickle.load(f))
         os.remove(path)
-    if created:
-        shutil.rmtree(tmpdir, ignore_errors=True)
     return _interleave(parts, size)
 
 
