@@ -5,7 +5,8 @@ regression under torchrun (checkpoints every 10, validation every 20, W&B offlin
 - ``plain``: train to the end;
 - ``fail_once``: rank 1 raises at iteration 25 unless ``OUT/failed`` exists (it creates it), so
   that under ``torchrun --max-restarts 1`` only the first attempt fails;
-- ``die``: rank 1 is killed (SIGKILL) at iteration 5, as the out-of-memory killer would;
+- ``die``: rank 1 is killed (SIGKILL) at iteration 5, as the out-of-memory killer would
+  (the time is written to ``OUT/killed_at``);
 - ``multinode``: ``plain``, then the exact evaluation of ``evaluate_exactly.py``.
 Rank 0 writes the final weights to ``OUT/final.pth`` and the last validation's metrics to
 ``OUT/metrics.json``.
@@ -17,6 +18,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,7 @@ class Fault(Hook):
             (self.out / "failed").touch()
             raise RuntimeError("planned failure of rank 1 at iteration 25")
         if self.mode == "die" and done == 5:
+            (self.out / "killed_at").write_text(repr(time.time()))
             sys.stdout.flush()
             os.kill(os.getpid(), signal.SIGKILL)
 
