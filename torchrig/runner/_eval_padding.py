@@ -20,7 +20,7 @@ from torchrig.dataset.sampler import DefaultSampler
 __all__ = ["PaddingFilter"]
 
 
-def _padded_count(sampler: Any, dataset_size: int) -> int:
+def _padded_count(sampler: Any, dataset: Any) -> int:
     """How many of this rank's indices are padding (0 or 1), for the samplers that pad."""
     if isinstance(sampler, DefaultSampler) and sampler.round_up:
         rank, world_size = sampler.rank, sampler.world_size
@@ -28,7 +28,7 @@ def _padded_count(sampler: Any, dataset_size: int) -> int:
         rank, world_size = sampler.rank, sampler.num_replicas
     else:
         return 0
-    return len(sampler) - len(range(rank, dataset_size, world_size))
+    return len(sampler) - len(range(rank, len(dataset), world_size))
 
 
 class PaddingFilter:
@@ -47,7 +47,7 @@ class PaddingFilter:
         batch_size = getattr(batch_sampler, "batch_size", None)
         if sampler is None or not batch_size:
             return  # a custom batch sampler: collect_results' cut at the dataset size remains
-        padded = _padded_count(sampler, len(dataloader.dataset))  # type: ignore[arg-type]
+        padded = _padded_count(sampler, dataloader.dataset)
         if padded <= 0:
             return
         indices = list(sampler)
