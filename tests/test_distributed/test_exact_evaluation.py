@@ -51,6 +51,12 @@ def test_distributed_metrics_equal_one_process_exactly(world_size, one_process, 
             if stage == "test":
                 assert order == list(range(int(length)))
             assert distributed[length][stage] == expected, (length, stage)
+    # losses a model's val_step returns are averaged over every rank's batches
+    batches = [[rank + 1.0] * (rank + 1) for rank in range(world_size - 1)]
+    mean = sum(map(sum, batches)) / sum(map(len, batches))
+    for rank in range(world_size):
+        averages = json.loads((tmp_path / f"losses_rank{rank}.json").read_text())
+        assert averages == {"loss": pytest.approx(mean), "val_loss": pytest.approx(mean)}
 
 
 def test_padding_filter_rebuilds_the_padded_batch_without_its_repeat():

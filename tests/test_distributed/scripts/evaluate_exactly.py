@@ -152,11 +152,24 @@ def evaluate(
     return report
 
 
+def average_losses(out: str) -> None:
+    """The loops' loss averaging across ranks: rank r had r + 1 batches of loss r + 1, except
+    the last rank, which had none (as a rank whose only batch was padding)."""
+    from torchrig.dist import get_world_size
+    from torchrig.runner.loops import _average_losses
+
+    rank, world_size = get_rank(), get_world_size()
+    losses = {} if rank == world_size - 1 else {"loss": [torch.tensor(rank + 1.0)] * (rank + 1)}
+    averages = _average_losses(losses, "val")
+    Path(out, f"losses_rank{rank}.json").write_text(json.dumps(averages))
+
+
 def main() -> None:
     out, launcher = sys.argv[1], sys.argv[2]
     report = evaluate(out, launcher, *sys.argv[3:4])
     if get_rank() == 0:
         Path(out, "metrics.json").write_text(json.dumps(report))
+    average_losses(out)
 
 
 if __name__ == "__main__":
