@@ -129,7 +129,7 @@ def init_dist(
         ) from None
     if backend == "nccl" and torch.cuda.is_available():
         torch.cuda.set_device(local_rank % max(torch.cuda.device_count(), 1))
-    if launcher == "pytorch" and "store" not in kwargs:
+    if launcher == "pytorch" and "store" not in kwargs and "init_method" not in kwargs:
         kwargs.update(_restart_store(kwargs.get("timeout")))
     torch_dist.init_process_group(backend=backend, **kwargs)
     # A process that exits with its group alive can abort in the group's destructor (gloo's
