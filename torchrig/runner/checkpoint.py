@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from torchrig.runner._mmengine_compat import mmengine_safe_globals
+
 __all__ = [
     "CheckpointError",
     "find_latest_checkpoint",
@@ -169,7 +171,8 @@ def _load_checkpoint(
     if not os.path.isfile(name):
         raise FileNotFoundError(f"checkpoint file {name!r} does not exist")
     try:
-        return torch.load(name, map_location=map_location, weights_only=weights_only)
+        with mmengine_safe_globals():  # checkpoints MMEngine wrote load too
+            return torch.load(name, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as err:
         if weights_only and "weights_only" in str(err).lower().replace(" ", "_"):
             raise CheckpointError(
