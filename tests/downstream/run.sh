@@ -37,5 +37,5 @@ if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$WANT" ]]; then
     echo "$WANT" > "$STAMP"
 fi
 
-export PYTHONPATH="$REPO" TORCHRIG_MMENGINE_ALIAS=1 WANDB_MODE=offline
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" TORCHRIG_MMENGINE_ALIAS=1 WANDB_MODE=offline
 exec "$VENV/bin/python" "$REPO/tests/downstream/downstream.py" "$@"
