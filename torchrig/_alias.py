@@ -26,7 +26,7 @@ _TARGET = "torchrig"
 _ENV = "TORCHRIG_MMENGINE_ALIAS"
 _MMENGINE_VERSION_INFO = tuple(int(part) for part in MMENGINE_API_VERSION.split("."))
 # The aliased modules that differ from torchrig's: they carry MMEngine's version.
-_VERSIONED = {_ALIAS: _TARGET, f"{_ALIAS}.version": f"{_TARGET}.version"}
+_VERSIONED = frozenset({_ALIAS, f"{_ALIAS}.version"})
 
 
 class _VersionedModule(ModuleType):
