@@ -1,6 +1,7 @@
 """The downstream test's steps, run by ``tests/downstream/run.sh`` inside its environment.
 
-1. ``import mmcv, mmcv.cnn, mmcv.transforms, mmpretrain.models, mmpretrain.datasets,
+1. every ``mmengine`` name that mmcv and mmpretrain import resolves (``missing_names.py``);
+   ``import mmcv, mmcv.cnn, mmcv.transforms, mmpretrain.models, mmpretrain.datasets,
    mmpretrain.apis`` with ``TORCHRIG_MMENGINE_ALIAS=1`` and no real mmengine;
 2. 32x32 images of 3 classes in class folders (``CustomDataset``'s layout);
 3. mmpretrain's own ``tools/train.py`` (from the wheel's ``.mim``) trains its
@@ -97,6 +98,8 @@ def main() -> None:
     os.environ["WANDB_DIR"] = str(work)
     times: dict[str, float] = {}
 
+    missing = Path(__file__).with_name("missing_names.py")
+    print(_run("names", [sys.executable, str(missing)], work, times).strip().splitlines()[-1])
     _run("imports", [sys.executable, "-c", "import torchrig; " + IMPORTS], work, times)
 
     import mmpretrain
