@@ -57,7 +57,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'torchrig' has no attribute {name!r}")
 
 
-if os.environ.get("TORCHRIG_MMENGINE_ALIAS", "").lower() in ("1", "true", "yes"):
-    from torchrig.compat import alias_mmengine
+if os.environ.get("TORCHRIG_MMENGINE_ALIAS"):
+    from torchrig._alias import _alias_from_environment
 
-    alias_mmengine()
+    _alias_from_environment()

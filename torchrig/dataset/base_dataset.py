@@ -94,7 +94,8 @@ class Compose:
         return f"{type(self).__name__}({body}\n)"
 
 
-TRANSFORMS.register_module(module=Compose)
+# Not registered in TRANSFORMS, as in MMEngine: OpenMMLab libraries register their own
+# ``Compose`` there (mmcv.transforms), which a second one would collide with.
 
 
 def _warn_not_initialized(obj: Any) -> None:

@@ -478,8 +478,11 @@ class PretrainedInit:
 def _read_state_dict(path: str | os.PathLike, map_location: Any) -> dict[str, torch.Tensor]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Pretrained init_cfg: checkpoint {path!r} does not exist")
+    from torchrig.runner._mmengine_compat import mmengine_safe_globals
+
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        with mmengine_safe_globals():  # checkpoints MMEngine wrote load too
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:
         raise RuntimeError(
             f"Pretrained init_cfg: cannot load {path!r} with torch.load(weights_only=True): {error}"

@@ -37,6 +37,8 @@ from urllib.parse import urlparse
 
 import torch
 
+from torchrig.runner._mmengine_compat import mmengine_safe_globals
+
 __all__ = [
     "CheckpointError",
     "CheckpointLoader",
@@ -72,9 +74,13 @@ def _log(logger: logging.Logger | str | None, message: str, level: int) -> None:
 
 
 def _torch_load(source: str | io.BytesIO, name: str, map_location: Any, weights_only: bool) -> Any:
-    """``torch.load`` with an error that names the checkpoint and what went wrong."""
+    """``torch.load`` with an error that names the checkpoint and what went wrong.
+
+    Checkpoints MMEngine wrote load too: its classes are mapped to safe equivalents.
+    """
     try:
-        return torch.load(source, map_location=map_location, weights_only=weights_only)
+        with mmengine_safe_globals():
+            return torch.load(source, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as err:
         if weights_only and "weights_only" in str(err).lower().replace(" ", "_"):
             raise CheckpointError(

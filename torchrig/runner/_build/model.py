@@ -73,7 +73,10 @@ def wrap_model(
     cfg.setdefault("type", "MMDistributedDataParallel")
     if cfg["type"] == "MMDistributedDataParallel" or "find_unused_parameters" in cfg:
         cfg.setdefault("find_unused_parameters", find_unused_parameters)
-    wrapper_type = MODEL_WRAPPERS.get(cfg["type"]) if isinstance(cfg["type"], str) else cfg["type"]
+    wrapper_type = cfg["type"]
+    if isinstance(wrapper_type, str):  # looked up in the default scope, as build() does
+        with MODEL_WRAPPERS.switch_scope_and_registry(None) as registry:
+            wrapper_type = registry.get(wrapper_type)
     defaults: dict[str, Any] = dict(module=model)
     if issubclass(wrapper_type, nn.parallel.DistributedDataParallel) and device != "cpu":
         defaults["device_ids"] = [int(os.environ.get("LOCAL_RANK", torch.cuda.current_device()))]

@@ -38,7 +38,10 @@ def build_visualizer(visualizer: Any, name: str, save_dir: str) -> Visualizer:
     cfg.setdefault("type", "Visualizer")
     cfg.setdefault("name", name)
     cfg.setdefault("save_dir", save_dir)
-    visualizer_cls = VISUALIZERS.get(cfg["type"]) if isinstance(cfg["type"], str) else cfg["type"]
+    visualizer_cls = cfg["type"]
+    if isinstance(visualizer_cls, str):  # looked up in the default scope, as build() does
+        with VISUALIZERS.switch_scope_and_registry(None) as registry:
+            visualizer_cls = registry.get(visualizer_cls)
     if visualizer_cls.check_instance_created(cfg["name"]):
         # A config describes this run's visualizer: another runner in the process that used
         # the same name (OpenMMLab's base configs all say 'visualizer') must not share it,
