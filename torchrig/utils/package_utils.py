@@ -1,0 +1,84 @@
+"""Installed-package helpers (MMEngine's ``mmengine.utils.package_utils``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os.path as osp
+import subprocess
+import sys
+from importlib import metadata
+
+__all__ = [
+    "call_command",
+    "get_installed_path",
+    "install_package",
+    "is_installed",
+    "package2module",
+]
+
+
+def is_installed(package: str) -> bool:
+    """Whether a distribution (``'mmpretrain'``) or an importable module of that name exists."""
+    try:
+        metadata.distribution(package)
+        return True
+    except metadata.PackageNotFoundError:
+        pass
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def package2module(package: str) -> str:
+    """The top-level module a distribution installs (``'mmcv-lite'`` -> ``'mmcv'``).
+
+    Raises:
+        ValueError: When the distribution does not say which module it installs.
+    """
+    try:
+        dist = metadata.distribution(package)
+    except metadata.PackageNotFoundError as err:
+        raise ValueError(f"can not infer the module name of {package}: not installed") from err
+    top_level = dist.read_text("top_level.txt")
+    if top_level:
+        return top_level.split("\n")[0].strip()
+    for file in dist.files or ():
+        parts = file.parts
+        if len(parts) > 1 and parts[-1] == "__init__.py" and not parts[0].endswith("-info"):
+            return parts[0]
+    raise ValueError(f"can not infer the module name of {package}")
+
+
+def get_installed_path(package: str) -> str:
+    """The directory an installed package's module lives in.
+
+    Raises:
+        importlib.metadata.PackageNotFoundError: When it is not installed.
+    """
+    try:
+        dist = metadata.distribution(package)
+    except metadata.PackageNotFoundError:
+        dist = None
+    if dist is not None:
+        location = str(dist.locate_file(""))
+        path = osp.join(location, package2module(package))
+        if osp.exists(path):
+            return path
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise metadata.PackageNotFoundError(f"{package} is not installed (pip install {package})")
+    if spec.submodule_search_locations:
+        return list(spec.submodule_search_locations)[0]
+    return osp.dirname(spec.origin)
+
+
+def call_command(cmd: list[str]) -> None:
+    """Runs a command; raises ``subprocess.CalledProcessError`` when it fails."""
+    subprocess.check_call(cmd)
+
+
+def install_package(package: str) -> None:
+    """Installs ``package`` with pip into the running Python unless it is installed."""
+    if not is_installed(package):
+        call_command([sys.executable, "-m", "pip", "install", package])
