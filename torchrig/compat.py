@@ -38,6 +38,14 @@ class _AliasLoader(importlib.abc.Loader):
                 name=spec.name,
             ) from err
         sys.modules[spec.name] = module
+        # Alias the target's submodules already loaded (its __init__ imported them): importing
+        # one through the alias later then finds it in sys.modules, instead of loading it anew
+        # and rebinding the parent's attribute of that name (``dl_utils.collect_env``, a
+        # function the package re-exports, would become the submodule).
+        prefix = self.target + "."
+        for name, loaded in list(sys.modules.items()):
+            if name.startswith(prefix):
+                sys.modules.setdefault(spec.name + name[len(self.target) :], loaded)
         self._original_spec = module.__spec__
         return module
 
