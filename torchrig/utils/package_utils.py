@@ -40,9 +40,11 @@ def package2module(package: str) -> str:
         dist = metadata.distribution(package)
     except metadata.PackageNotFoundError as err:
         raise ValueError(f"can not infer the module name of {package}: not installed") from err
-    top_level = dist.read_text("top_level.txt")
-    if top_level:
-        return top_level.split("\n")[0].strip()
+    top_level = [name.strip() for name in (dist.read_text("top_level.txt") or "").split()]
+    public = [name for name in top_level if name and not name.startswith("_")]
+    if public:
+        normalized = package.lower().replace("-", "_")
+        return normalized if normalized in public else public[0]
     for file in dist.files or ():
         parts = file.parts
         if len(parts) > 1 and parts[-1] == "__init__.py" and not parts[0].endswith("-info"):
