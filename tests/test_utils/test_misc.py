@@ -103,7 +103,9 @@ def test_deprecated_function_warns_and_documents():
         """Does f."""
         return 7
 
-    with pytest.warns(DeprecationWarning, match="deprecated in version 0.1 .* removed in version 0.3"):
+    with pytest.warns(
+        DeprecationWarning, match="deprecated in version 0.1 .* removed in version 0.3"
+    ):
         assert f() == 7
     assert "Does f." in f.__doc__ and "deprecated:: 0.1" in f.__doc__
 

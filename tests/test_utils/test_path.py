@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from torchrig.utils import check_file_exist, fopen, is_abs, is_filepath, mkdir_or_exist, scandir
-from torchrig.utils import symlink
+from torchrig.utils import (
+    check_file_exist,
+    fopen,
+    is_abs,
+    is_filepath,
+    mkdir_or_exist,
+    scandir,
+    symlink,
+)
 from torchrig.utils.path import find_vcs_root
 
 
@@ -34,7 +41,10 @@ def test_mkdir_symlink_and_scandir(tmp_path):
         (tmp_path / "d" / name).write_text("x")
     root = tmp_path / "d"
     assert sorted(scandir(root)) == ["a.py", "b.TXT"]
-    assert sorted(scandir(str(root), ".py", recursive=True)) == ["a.py", os.path.join("sub", "c.py")]
+    assert sorted(scandir(str(root), ".py", recursive=True)) == [
+        "a.py",
+        os.path.join("sub", "c.py"),
+    ]
     assert sorted(scandir(root, (".txt",), case_sensitive=False)) == ["b.TXT"]
     with pytest.raises(TypeError, match="suffix"):
         list(scandir(root, 1))

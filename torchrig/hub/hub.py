@@ -29,8 +29,11 @@ def _package_and_cfg_path(cfg_path: str) -> tuple[str, str]:
         )
     package, path = match.groups()
     if not is_installed(package):
+        from torchrig.config.utils import MODULE2PACKAGE
+
         raise ModuleNotFoundError(
-            f"{package} is not installed; install it (pip install {package}) to load {cfg_path!r}",
+            f"{package} is not installed; install it (pip install "
+            f"{MODULE2PACKAGE.get(package, package)}) to load {cfg_path!r}",
             name=package,
         )
     return package, path

@@ -119,7 +119,8 @@ def test_time_counter_logs_averages(caplog):
                 pass
     lines = [r.getMessage() for r in caplog.records]
     assert any(
-        line.startswith("[torchrig-test-fn]-time per run averaged in the past 2 runs") for line in lines
+        line.startswith("[torchrig-test-fn]-time per run averaged in the past 2 runs")
+        for line in lines
     )
     assert any("past 4 runs" in line for line in lines)
     assert any(line.startswith("[torchrig-test-block]-time per run") for line in lines)

@@ -65,11 +65,11 @@ class LocalBackend(BaseStorageBackend):
 
     def copyfile(self, src: str | Path, dst: str | Path) -> str:
         """Copies a file to a file or into a directory; returns where it went."""
-        return shutil.copy(src, dst)
+        return str(shutil.copy(src, dst))
 
     def copytree(self, src: str | Path, dst: str | Path) -> str:
         """Copies a directory tree to ``dst``, which must not exist; returns ``dst``."""
-        return shutil.copytree(src, dst)
+        return str(shutil.copytree(src, dst))
 
     def copyfile_from_local(self, src: str | Path, dst: str | Path) -> str:
         """Same as :meth:`copyfile` (both ends are local)."""
