@@ -68,10 +68,10 @@ def fake_run(cfg: Any) -> Any:
     ):
         cfg.pop(key, None)
     cfg["model"] = dict(type=ToyModel)
-    runner = Runner.from_cfg(cfg)
     with (
         patch.object(OptimWrapper, "update_params", update_params_step),
         patch.object(RuntimeInfoHook, "before_train_iter", runtimeinfo_step),
     ):
+        runner = Runner.from_cfg(cfg)
         runner.train()
     return runner
