@@ -6,7 +6,6 @@ import importlib.util
 import os.path as osp
 import subprocess
 import sys
-from importlib import metadata
 
 __all__ = [
     "call_command",
@@ -19,6 +18,8 @@ __all__ = [
 
 def is_installed(package: str) -> bool:
     """Whether a distribution (``'mmpretrain'``) or an importable module of that name exists."""
+    from importlib import metadata  # imported on use: slow to import
+
     try:
         metadata.distribution(package)
         return True
@@ -36,6 +37,8 @@ def package2module(package: str) -> str:
     Raises:
         ValueError: When the distribution does not say which module it installs.
     """
+    from importlib import metadata
+
     try:
         dist = metadata.distribution(package)
     except metadata.PackageNotFoundError as err:
@@ -58,6 +61,8 @@ def get_installed_path(package: str) -> str:
     Raises:
         importlib.metadata.PackageNotFoundError: When it is not installed.
     """
+    from importlib import metadata
+
     try:
         dist = metadata.distribution(package)
     except metadata.PackageNotFoundError:

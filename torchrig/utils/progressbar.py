@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sized
-from multiprocessing import Pool
-from multiprocessing.pool import Pool as PoolType
 from shutil import get_terminal_size
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from torchrig.utils.timer import Timer
+
+if TYPE_CHECKING:
+    from multiprocessing.pool import Pool as PoolType
 
 __all__ = [
     "ProgressBar",
@@ -127,6 +128,8 @@ def init_pool(
     process_num: int, initializer: Callable | None = None, initargs: tuple | None = None
 ) -> PoolType:
     """A ``multiprocessing.Pool`` of ``process_num`` processes."""
+    from multiprocessing import Pool  # imported on use: multiprocessing is slow to import
+
     if initializer is None:
         return Pool(process_num)
     if initargs is None:

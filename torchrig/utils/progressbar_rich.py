@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sized
-from multiprocessing import Pool
 from typing import Any
 
 __all__ = ["track_progress_rich"]
@@ -94,6 +93,8 @@ def track_progress_rich(
                 by_index[index] = result
                 bar.update(task_id, advance=1, refresh=True)
         else:
+            from multiprocessing import Pool
+
             with Pool(nproc) as pool:
                 for result, index in pool.imap_unordered(worker, indexed, chunksize):
                     by_index[index] = result

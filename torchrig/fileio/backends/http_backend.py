@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Generator
 from contextlib import contextmanager
-from urllib.request import urlopen
 
 from torchrig.fileio.backends.base import BaseStorageBackend
 
@@ -18,6 +16,8 @@ class HTTPBackend(BaseStorageBackend):
 
     def get(self, filepath: str) -> bytes:
         """The bytes at the URL."""
+        from urllib.request import urlopen  # imported on use: urllib.request is slow to import
+
         with urlopen(filepath) as response:
             return response.read()
 
@@ -28,6 +28,8 @@ class HTTPBackend(BaseStorageBackend):
     @contextmanager
     def get_local_path(self, filepath: str) -> Generator[str, None, None]:
         """Downloads the URL to a temporary file, yields its path, then deletes it."""
+        import tempfile
+
         with tempfile.NamedTemporaryFile(delete=False) as f:
             f.write(self.get(filepath))
         try:
