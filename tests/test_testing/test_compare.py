@@ -27,6 +27,8 @@ def test_assert_allclose():
     with pytest.raises(AssertionError, match="custom"):
         assert_allclose(torch.tensor([1.0]), torch.tensor([2.0]), msg="custom")
     assert_allclose(torch.tensor([1.0]), torch.tensor([1.05]), rtol=0.1, atol=0)
+    assert_allclose(torch.tensor([1.0, 2.0]), [1, 2])  # a list, cast to the tensor's dtype
+    assert_allclose(np.array([0.5]), torch.tensor([0.5], dtype=torch.float64))
 
 
 def test_dict_and_attr_checks():
@@ -68,7 +70,7 @@ def test_check_python_script_runs_the_script_with_its_arguments(tmp_path):
         "if __name__ == '__main__':\n"
         "    open(sys.argv[2], 'w').write(' '.join(sys.argv[1:]))\n"
     )
-    check_python_script(f"python {script} --flag {out}")
+    check_python_script(f"python {script} --flag '{out}'")
     assert out.read_text() == f"--flag {out}"
     bad = tmp_path / "bad.py"
     bad.write_text("raise ValueError('broken script')\n")

@@ -6,6 +6,7 @@ caller to ``assert``, so that the test's own assert line shows in the failure.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Callable, Iterable
 from runpy import run_path
@@ -31,25 +32,37 @@ __all__ = [
 
 def assert_allclose(
     actual: Any,
-    desired: Any,
+    expected: Any,
     rtol: float | None = None,
     atol: float | None = None,
     equal_nan: bool = True,
     msg: str | Callable[[str], str] | None = "",
 ) -> None:
-    """Raises ``AssertionError`` unless ``actual`` and ``desired`` are close
-    (:func:`torch.testing.assert_close`; tensors, numbers, arrays or nests of them).
+    """Raises ``AssertionError`` unless ``actual`` and ``expected`` are close.
+
+    As torch's former ``assert_allclose``: the two are turned into tensors (``expected`` with
+    ``actual``'s dtype) and compared with :func:`torch.testing.assert_close`, dtypes not checked.
 
     Args:
-        actual: The value computed.
-        desired: The value expected.
+        actual: The value computed (a tensor, an array or a number).
+        expected: The value expected.
         rtol: Relative tolerance (with ``atol``; both None: chosen by dtype).
         atol: Absolute tolerance.
         equal_nan: NaNs in the same places count as equal.
         msg: Replaces torch's message when given (a string, or a function of it).
     """
+    if not isinstance(actual, torch.Tensor):
+        actual = torch.as_tensor(actual)
+    if not isinstance(expected, torch.Tensor):
+        expected = torch.as_tensor(expected, dtype=actual.dtype)
     torch.testing.assert_close(
-        actual, desired, rtol=rtol, atol=atol, equal_nan=equal_nan, msg=msg or None
+        actual,
+        expected,
+        rtol=rtol,
+        atol=atol,
+        equal_nan=equal_nan,
+        check_dtype=False,
+        msg=msg or None,
     )
 
 
@@ -57,9 +70,10 @@ def check_python_script(cmd: str) -> None:
     """Runs a Python script in this process with the given command line, as a test of it.
 
     Args:
-        cmd: ``'path/to/script.py --arg value'`` (a leading ``python`` is dropped).
+        cmd: ``'path/to/script.py --arg value'`` (a leading ``python`` is dropped; quoting
+            as in a shell).
     """
-    args = cmd.split()
+    args = shlex.split(cmd)
     if args and args[0] in ("python", "python3"):
         args = args[1:]
     with patch.object(sys, "argv", args):

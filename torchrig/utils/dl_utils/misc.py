@@ -59,7 +59,7 @@ def mmcv_full_available() -> bool:
     """Whether mmcv with its compiled operators (``mmcv._ext``) is installed."""
     try:
         return importlib.util.find_spec("mmcv._ext") is not None
-    except ModuleNotFoundError:
+    except Exception:  # mmcv missing or failing to import: not available either way
         return False
 
 
