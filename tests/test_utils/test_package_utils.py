@@ -27,6 +27,14 @@ def test_is_installed_and_paths():
         package2module("no_such_package_xyz")
 
 
+def test_namespace_packages_have_no_installed_path(tmp_path, monkeypatch):
+    (tmp_path / "torchrig_test_namespace_pkg").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert not is_installed("torchrig_test_namespace_pkg")
+    with pytest.raises(RuntimeError, match="namespace package"):
+        get_installed_path("torchrig_test_namespace_pkg")
+
+
 def test_call_command_and_install_package_of_an_installed_one():
     call_command([sys.executable, "-c", "pass"])
     with pytest.raises(subprocess.CalledProcessError):

@@ -55,6 +55,7 @@ def test_mkdir_symlink_and_scandir(tmp_path):
 
 def test_is_abs_and_find_vcs_root(tmp_path):
     assert is_abs("/x") and is_abs("s3://b/k") and is_abs("https://h/p") and not is_abs("x/y")
+    assert is_abs(["/a", "s3://b"]) and not is_abs(["/a", "b"])
     (tmp_path / "repo" / ".git").mkdir(parents=True)
     (tmp_path / "repo" / "pkg").mkdir()
     (tmp_path / "repo" / "pkg" / "m.py").write_text("")

@@ -17,7 +17,8 @@ __all__ = [
 
 
 def is_installed(package: str) -> bool:
-    """Whether a distribution (``'mmpretrain'``) or an importable module of that name exists."""
+    """Whether a distribution (``'mmpretrain'``) or an importable module of that name exists
+    (a bare namespace package, a folder without ``__init__.py``, does not count)."""
     from importlib import metadata  # imported on use: slow to import
 
     try:
@@ -26,9 +27,10 @@ def is_installed(package: str) -> bool:
     except metadata.PackageNotFoundError:
         pass
     try:
-        return importlib.util.find_spec(package) is not None
+        spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):
         return False
+    return spec is not None and spec.origin is not None
 
 
 def package2module(package: str) -> str:
@@ -60,6 +62,7 @@ def get_installed_path(package: str) -> str:
 
     Raises:
         importlib.metadata.PackageNotFoundError: When it is not installed.
+        RuntimeError: When it is a namespace package (it has no single directory).
     """
     from importlib import metadata
 
@@ -73,10 +76,12 @@ def get_installed_path(package: str) -> str:
         if osp.exists(path):
             return path
     spec = importlib.util.find_spec(package)
-    if spec is None or spec.origin is None:
+    if spec is None:
         raise metadata.PackageNotFoundError(f"{package} is not installed (pip install {package})")
-    if spec.submodule_search_locations:
-        return list(spec.submodule_search_locations)[0]
+    if spec.origin is None:
+        raise RuntimeError(
+            f"{package} is a namespace package (no __init__.py); it has no single installed path"
+        )
     return osp.dirname(spec.origin)
 
 

@@ -103,7 +103,7 @@ def scandir(
 
 def find_vcs_root(path: str | Path, markers: tuple[str, ...] = (".git",)) -> str | None:
     """The nearest directory at or above ``path`` holding one of ``markers`` (None if none)."""
-    current = osp.abspath(path)
+    current = osp.abspath(osp.expanduser(path))
     if osp.isfile(current):
         current = osp.dirname(current)
     while True:
@@ -115,6 +115,9 @@ def find_vcs_root(path: str | Path, markers: tuple[str, ...] = (".git",)) -> str
         current = parent
 
 
-def is_abs(path: str) -> bool:
-    """Whether ``path`` is absolute: a local absolute path or an ``http(s)://``/``s3://`` URI."""
+def is_abs(path: str | list[str]) -> bool:
+    """Whether ``path`` (or every path of a list) is absolute: a local absolute path or an
+    ``http(s)://``/``s3://`` URI."""
+    if isinstance(path, list):
+        return all(is_abs(item) for item in path)
     return osp.isabs(path) or str(path).startswith(("http://", "https://", "s3://"))
