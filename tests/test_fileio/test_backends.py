@@ -219,3 +219,61 @@ def test_json_set_default():
     assert set_default(np.array([1, 2])) == [1, 2] and set_default(np.float32(1.5)) == 1.5
     with pytest.raises(TypeError):
         set_default(object())
+
+
+def test_lmdb_reads_a_real_database(tmp_path):
+    lmdb = pytest.importorskip("lmdb")
+    env = lmdb.open(str(tmp_path / "db"), map_size=1 << 20)
+    with env.begin(write=True) as txn:
+        txn.put(b"img/0001.png", b"\x89PNG-bytes")
+    env.close()
+    backend = LmdbBackend(tmp_path / "db")
+    assert backend.get("img/0001.png") == b"\x89PNG-bytes"
+    assert backend.get("img/missing.png") is None
+    with pytest.raises(NotImplementedError):
+        backend.get_text("img/0001.png")
+    del backend  # LMDB opens a database once per process: the backend closes it when freed
+    args = {"backend": "lmdb", "db_path": str(tmp_path / "db")}
+    assert fileio.get("img/0001.png", backend_args=args) == b"\x89PNG-bytes"
+
+
+def test_petrel_calls_its_client_with_mapped_paths(monkeypatch):
+    """A unit test with a stand-in ``petrel_client`` (the real one is SenseTime-internal): the
+    backend maps path prefixes and calls the client's documented methods."""
+    import sys
+    import types
+
+    calls = []
+
+    class Client:
+        def __init__(self, conf_path=None, enable_mc=True):
+            calls.append(("init", conf_path, enable_mc))
+
+        def Get(self, path):  # noqa: N802 - petrel_client's name
+            calls.append(("Get", path))
+            return b"data"
+
+        def put(self, path, obj):
+            calls.append(("put", path, obj))
+
+        def contains(self, path):
+            return path.endswith(".txt")
+
+        def isdir(self, path):
+            return path.endswith("/")
+
+    module = types.ModuleType("petrel_client")
+    module.client = types.SimpleNamespace(Client=Client)
+    monkeypatch.setitem(sys.modules, "petrel_client", module)
+    backend = PetrelBackend(path_mapping={"data/": "s3://bucket/data/"}, enable_mc=False)
+    assert backend.get_text("data/a.txt") == "data"
+    backend.put_text("x", "data/b.txt")
+    assert backend.isfile("data/a.txt") and backend.isdir("data/") and backend.exists("data/a.txt")
+    assert backend.join_path("s3://bucket/", "a", "b.txt") == "s3://bucket/a/b.txt"
+    assert calls == [
+        ("init", None, False),
+        ("Get", "s3://bucket/data/a.txt"),
+        ("put", "s3://bucket/data/b.txt", b"x"),
+    ]
+    with pytest.raises(AttributeError, match="PetrelBackend has no 'copytree'"):
+        backend.copytree("a", "b")
