@@ -96,6 +96,13 @@ def test_deprecated_api_warning_renames_arguments():
         warnings.simplefilter("error")
         assert func(new=5) == 5
 
+    @deprecated_api_warning({"old": "new"})
+    def legacy(old):
+        return old
+
+    with pytest.warns(DeprecationWarning, match='"old" is deprecated in `legacy`'):
+        assert legacy(4) == 4
+
 
 def test_deprecated_function_warns_and_documents():
     @deprecated_function("0.1", "0.3", "use g instead")

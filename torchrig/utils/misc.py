@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+import inspect
 import itertools
 import shutil
 import warnings
@@ -224,7 +225,8 @@ def deprecated_api_warning(name_dict: dict[str, str], cls_name: str | None = Non
         cls_name: The class the decorated method belongs to, for the message.
 
     Returns:
-        The decorator. Passing an old name positionally-only is impossible by construction;
+        The decorator. An old name passed by keyword is renamed (with a
+        ``DeprecationWarning``); a positional parameter still under its old name only warns;
         passing both the old and the new name raises ``TypeError``.
     """
 
@@ -232,7 +234,15 @@ def deprecated_api_warning(name_dict: dict[str, str], cls_name: str | None = Non
         @functools.wraps(old_func)
         def new_func(*args: Any, **kwargs: Any) -> Any:
             func_name = old_func.__name__ if cls_name is None else f"{cls_name}.{old_func.__name__}"
+            positional = inspect.getfullargspec(old_func).args[: len(args)]
             for src_name, dst_name in name_dict.items():
+                if src_name in positional:  # passed by position under its old name
+                    warnings.warn(
+                        f'"{src_name}" is deprecated in `{func_name}`, please use "{dst_name}" '
+                        "instead",
+                        DeprecationWarning,
+                        stacklevel=2,
+                    )
                 if src_name not in kwargs:
                     continue
                 if dst_name in kwargs:
