@@ -152,3 +152,7 @@ def test_get_object_from_string():
     assert get_object_from_string("torchrig.utils.misc.to_2tuple") is to_2tuple
     assert get_object_from_string("no_such_module_xyz.a") is None
     assert get_object_from_string("os.path.no_such_name") is None
+    assert get_object_from_string("torchrig.utils.dl_utils.time_counter.TimeCounter").__name__ == (
+        "TimeCounter"
+    )  # a submodule not imported yet is imported
+    assert get_object_from_string("json") is __import__("json")

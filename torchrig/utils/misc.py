@@ -324,22 +324,31 @@ def apply_to(data: Any, expr: Callable[[Any], bool], apply_func: Callable[[Any],
 
 
 def get_object_from_string(obj_name: str) -> Any:
-    """The object a dotted path names (``'torch.optim.SGD'``), or None when there is none."""
-    parts = iter(obj_name.split("."))
-    module_name = next(parts)
-    while True:
-        try:
-            obj = importlib.import_module(module_name)
-            break
-        except ImportError:
-            part = next(parts, None)
-            if part is None:
-                return None
-            module_name += f".{part}"
-    for part in parts:
-        obj = getattr(obj, part, None)
-        if obj is None:
+    """The object a dotted path names (``'torch.optim.SGD'``), or None when there is none.
+
+    Submodules are imported as needed; where a module has an attribute and a submodule of the
+    same name (``mmcv.ops.nms``), the attribute wins.
+    """
+    parts = obj_name.split(".")
+    try:
+        obj: Any = importlib.import_module(parts[0])
+    except ImportError:
+        return None
+    for part in parts[1:]:
+        attr = getattr(obj, part, None)
+        if attr is not None and not isinstance(attr, ModuleType):
+            obj = attr
+        elif isinstance(obj, ModuleType):
+            try:
+                obj = importlib.import_module(f"{obj.__name__}.{part}")
+            except ImportError:
+                if attr is None:
+                    return None
+                obj = attr
+        elif attr is None:
             return None
+        else:
+            obj = attr
     return obj
 
 
