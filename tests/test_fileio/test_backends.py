@@ -19,13 +19,11 @@ from torchrig.fileio import (
     LocalBackend,
     MemcachedBackend,
     PetrelBackend,
-    dict_from_file,
     get_file_backend,
     list_from_file,
     register_backend,
 )
 from torchrig.fileio.backends import backends, prefix_to_backends
-from torchrig.fileio.handlers.json_handler import set_default
 
 
 def test_local_functions_on_real_files(tmp_path):
@@ -75,19 +73,6 @@ def test_list_dir_or_file(tmp_path):
     ]
     with pytest.raises(TypeError, match="suffix"):
         list(listed(tmp_path, suffix=".py"))
-
-
-def test_parse_list_and_dict_from_file(tmp_path):
-    path = tmp_path / "list.txt"
-    path.write_text("a\nb\r\nc\nd\n")
-    assert list_from_file(path) == ["a", "b", "c", "d"]
-    assert list_from_file(path, prefix="x/", offset=1, max_num=2) == ["x/b", "x/c"]
-    mapping = tmp_path / "map.txt"
-    mapping.write_text("1 cat\n2 dog puppy\n\n")
-    assert dict_from_file(mapping, key_type=int) == {1: "cat", 2: ["dog", "puppy"]}
-    mapping.write_text("3\n")
-    with pytest.raises(ValueError, match="line 1"):
-        dict_from_file(mapping)
 
 
 def test_get_file_backend_picks_by_prefix_and_name(tmp_path):
@@ -187,38 +172,6 @@ def test_lmdb_needs_lmdb(tmp_path):
 def test_memcached_needs_mc():
     with pytest.raises(ImportError, match="`mc`"):
         MemcachedBackend("servers.conf", "client.conf")
-
-
-def test_file_client(tmp_path):
-    from torchrig.fileio import FileClient, HardDiskBackend
-
-    with pytest.warns(DeprecationWarning):
-        client = FileClient("disk")
-    with pytest.warns(DeprecationWarning):
-        assert FileClient() is client
-    assert client.name == "HardDiskBackend" and client.allow_symlink
-    assert isinstance(client.client, HardDiskBackend)
-    client.put_text("x", tmp_path / "a.txt")
-    assert client.get_text(tmp_path / "a.txt") == "x" and client.exists(tmp_path / "a.txt")
-    with client.get_local_path(tmp_path / "a.txt") as local:
-        assert Path(local).read_text() == "x"
-    assert list(client.list_dir_or_file(tmp_path)) == ["a.txt"]
-    assert FileClient.parse_uri_prefix("s3://b/k") == "s3"
-    assert FileClient.parse_uri_prefix("clusterA:s3://b/k") == "s3"
-    assert FileClient.parse_uri_prefix("/local") is None
-    with pytest.warns(DeprecationWarning):
-        assert FileClient.infer_client(uri="https://h/x").name == "HTTPBackend"
-    with pytest.raises(ValueError, match="not supported"):
-        FileClient("nope")
-
-
-def test_json_set_default():
-    import numpy as np
-
-    assert set_default({1}) == [1] and set_default(range(2)) == [0, 1]
-    assert set_default(np.array([1, 2])) == [1, 2] and set_default(np.float32(1.5)) == 1.5
-    with pytest.raises(TypeError):
-        set_default(object())
 
 
 def test_lmdb_reads_a_real_database(tmp_path):
