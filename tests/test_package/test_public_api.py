@@ -306,7 +306,7 @@ def test_kind_checks_can_fail():
     }
 
 
-def test_import_of_each_new_package_is_cheap_where_mmengine_is():
+def test_utils_fileio_and_hub_import_without_torch():
     """``torchrig.utils`` and ``torchrig.fileio`` (re-exported at the top level) do not import
     torch; ``dl_utils``, ``device`` and ``testing`` do, as in MMEngine."""
     code = (
