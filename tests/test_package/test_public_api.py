@@ -172,18 +172,34 @@ _CHECKER = r'''
 import importlib, inspect, json, sys
 from types import ModuleType
 
+import os
+
+
 def check(modules, names, root):
-    """Missing modules, and names missing or of the wrong kind, under ``root``."""
+    """Missing modules, and names missing or of the wrong kind, under ``root``.
+
+    A module found outside the checkout ``root`` itself comes from (another installed copy
+    of torchrig, such as an editable install elsewhere on the path) counts as missing.
+    """
     problems = {}
     loaded = {}
+    home = os.path.dirname(importlib.import_module(root).__file__) + os.sep
     for module in modules:
         path = root + module[len("mmengine"):]
         try:
             loaded[module] = importlib.import_module(path)
         except Exception as err:  # noqa: BLE001 - report every failure, not the first
             problems[module] = f"module does not import: {type(err).__name__}: {err}"
+            continue
+        where = getattr(loaded[module], "__file__", None) or ""
+        if not where.startswith(home):
+            problems[module] = f"imported from another checkout: {where}"
+            del loaded[module]
     for module, name, kind in names:
         path = root + module[len("mmengine"):]
+        if module in problems:
+            problems[f"{module}:{name}"] = problems[module]
+            continue
         if module not in loaded:
             try:
                 loaded[module] = importlib.import_module(path)
