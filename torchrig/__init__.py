@@ -16,6 +16,7 @@ __all__ = ["__version__", "version_info"]
 
 _SUBPACKAGES = frozenset(
     {
+        "analysis",
         "cli",
         "compat",
         "config",
@@ -26,6 +27,7 @@ _SUBPACKAGES = frozenset(
         "fileio",
         "hooks",
         "hub",
+        "infer",
         "logging",
         "model",
         "optim",
