@@ -30,14 +30,6 @@ _API_DIRS = (
 # An entry is a module ("mmengine.analysis": the module and all its names) or "module:name".
 _PENDING_FROM_OTHER_HELPERS: frozenset[str] = frozenset(
     {
-        "mmengine.dist.dist:all_reduce_params",
-        "mmengine.dist.utils:get_local_group",
-        "mmengine.dist.utils:infer_launcher",
-        "mmengine.dist.utils:init_local_group",
-        "mmengine.dist:all_reduce_params",
-        "mmengine.dist:get_local_group",
-        "mmengine.dist:infer_launcher",
-        "mmengine.dist:init_local_group",
         "mmengine.logging.logger:FilterDuplicateWarning",
     }
 )
