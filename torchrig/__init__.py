@@ -10,9 +10,9 @@ import importlib
 import os
 from typing import Any
 
-from torchrig.version import __version__
+from torchrig.version import __version__, version_info
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "version_info"]
 
 _SUBPACKAGES = frozenset(
     {
@@ -21,10 +21,12 @@ _SUBPACKAGES = frozenset(
         "compat",
         "config",
         "dataset",
+        "device",
         "dist",
         "evaluator",
         "fileio",
         "hooks",
+        "hub",
         "infer",
         "logging",
         "model",

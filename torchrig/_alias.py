@@ -17,14 +17,14 @@ import warnings
 from types import ModuleType
 from typing import Any
 
-from torchrig.version import MMENGINE_API_VERSION
+from torchrig.version import MMENGINE_API_VERSION, parse_version_info
 
 __all__ = ["alias_mmengine", "is_aliased", "remove_alias"]
 
 _ALIAS = "mmengine"
 _TARGET = "torchrig"
 _ENV = "TORCHRIG_MMENGINE_ALIAS"
-_MMENGINE_VERSION_INFO = tuple(int(part) for part in MMENGINE_API_VERSION.split("."))
+_MMENGINE_VERSION_INFO = parse_version_info(MMENGINE_API_VERSION)
 # The aliased modules that differ from torchrig's: they carry MMEngine's version.
 _VERSIONED = frozenset({_ALIAS, f"{_ALIAS}.version"})
 
@@ -67,6 +67,15 @@ class _AliasLoader(importlib.abc.Loader):
             module = _VersionedModule(spec.name, module)
         self._original_spec = module.__spec__
         sys.modules[spec.name] = module
+        # Alias the target's submodules already loaded (its __init__ imported them): importing
+        # one through the alias later then finds it in sys.modules, instead of loading it anew
+        # and rebinding the parent's attribute of that name (``dl_utils.collect_env``, a
+        # function the package re-exports, would become the submodule).
+        prefix = self.target + "."
+        for name, loaded in list(sys.modules.items()):
+            alias = spec.name + name[len(self.target) :]
+            if name.startswith(prefix) and alias not in _VERSIONED:
+                sys.modules.setdefault(alias, loaded)
         return module
 
     def exec_module(self, module: ModuleType) -> None:

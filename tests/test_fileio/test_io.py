@@ -98,9 +98,12 @@ def test_register_handler(tmp_path):
         file_handlers.pop("txtlines")
 
 
-def test_backend_args_accepted_for_local_files_only(tmp_path):
+def test_backend_args_and_file_client_args_pick_the_storage(tmp_path):
     path = tmp_path / "a.json"
-    dump(DATA, path, backend_args=None, file_client_args={"backend": "local"})
+    with pytest.warns(DeprecationWarning, match="FileClient"):
+        dump(DATA, path, backend_args=None, file_client_args={"backend": "disk"})
     assert load(path, backend_args={"backend": "local"}) == DATA
-    with pytest.raises(ValueError, match="petrel"):
+    with pytest.raises(ImportError, match="petrel_client"):
         load(path, backend_args={"backend": "petrel"})
+    with pytest.raises(ValueError, match="cannot be set at the same time"):
+        load(path, backend_args={"backend": "local"}, file_client_args={"backend": "disk"})

@@ -20,6 +20,7 @@ from torchrig.config.config_dict import ConfigDict
 from torchrig.config.dict_action import DictAction
 from torchrig.config.dump import dump_to_format, format_config
 from torchrig.config.inheritance import LoadOptions, load_config_file, merge_a_into_b
+from torchrig.config.lazy import read_base  # noqa: F401 - MMEngine's mmengine.config.config.read_base
 from torchrig.config.parsing import SUPPORTED_EXTENSIONS
 from torchrig.config.utils import RESERVED_KEYS, ConfigKeyError
 
@@ -305,3 +306,38 @@ class Config:
         memo[id(self)] = new
         new.__setstate__(copy.deepcopy(self.__getstate__(), memo))
         return new
+
+
+def add_args(parser: Any, cfg: dict, prefix: str = "") -> Any:
+    """Adds a command-line option for every leaf of ``cfg`` (nested keys joined with dots).
+
+    Strings, ints and floats become typed options, booleans ``store_true`` flags, lists
+    ``nargs='+'`` options typed like their first item.
+
+    Args:
+        parser: An ``argparse.ArgumentParser``.
+        cfg: The (nested) dict of defaults.
+        prefix: Put before every option name.
+
+    Returns:
+        The parser.
+    """
+    for key, value in cfg.items():
+        option = f"--{prefix}{key}"
+        if isinstance(value, str):
+            parser.add_argument(option)
+        elif isinstance(value, bool):
+            parser.add_argument(option, action="store_true")
+        elif isinstance(value, int):
+            parser.add_argument(option, type=int)
+        elif isinstance(value, float):
+            parser.add_argument(option, type=float)
+        elif isinstance(value, dict):
+            add_args(parser, value, f"{prefix}{key}.")
+        elif isinstance(value, (list, tuple)) and value:
+            parser.add_argument(option, type=type(value[0]), nargs="+")
+        else:
+            from torchrig.logging import print_log
+
+            print_log(f"cannot parse key {prefix}{key} of type {type(value)}", logger="current")
+    return parser

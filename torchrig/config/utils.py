@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "BASE_KEY",
+    "MODULE2PACKAGE",
     "DELETE_KEY",
     "RESERVED_KEYS",
     "ConfigKeyError",
@@ -19,6 +20,29 @@ __all__ = [
 BASE_KEY = "_base_"
 DELETE_KEY = "_delete_"
 RESERVED_KEYS = ("filename", "text", "pretty_text", "env_variables")
+
+# OpenMMLab module name -> the pip package that installs it (``mmseg`` is ``mmsegmentation``).
+MODULE2PACKAGE = {
+    "mmcls": "mmcls",
+    "mmdet": "mmdet",
+    "mmdet3d": "mmdet3d",
+    "mmseg": "mmsegmentation",
+    "mmaction": "mmaction2",
+    "mmtrack": "mmtrack",
+    "mmpose": "mmpose",
+    "mmedit": "mmedit",
+    "mmocr": "mmocr",
+    "mmgen": "mmgen",
+    "mmfewshot": "mmfewshot",
+    "mmrazor": "mmrazor",
+    "mmflow": "mmflow",
+    "mmhuman3d": "mmhuman3d",
+    "mmrotate": "mmrotate",
+    "mmselfsup": "mmselfsup",
+    "mmyolo": "mmyolo",
+    "mmpretrain": "mmpretrain",
+    "mmagic": "mmagic",
+}
 
 
 class ConfigParsingError(RuntimeError):

@@ -1,7 +1,19 @@
-"""File input/output: ``load`` and ``dump`` for json, yaml and pickle."""
+"""File input/output: ``load``/``dump`` (json, yaml, pickle), storage backends (local disk and
+HTTP here; LMDB, memcached and Petrel with their client packages) and MMEngine's file
+functions (``get``, ``put``, ``exists``, ``list_dir_or_file``, ...)."""
 
 from __future__ import annotations
 
+from torchrig.fileio.backends import (
+    BaseStorageBackend,
+    HTTPBackend,
+    LmdbBackend,
+    LocalBackend,
+    MemcachedBackend,
+    PetrelBackend,
+    register_backend,
+)
+from torchrig.fileio.file_client import FileClient, HardDiskBackend
 from torchrig.fileio.handlers import (
     BaseFileHandler,
     JsonHandler,
@@ -10,15 +22,72 @@ from torchrig.fileio.handlers import (
     file_handlers,
     register_handler,
 )
-from torchrig.fileio.io import dump, load
+from torchrig.fileio.io import (
+    copy_if_symlink_fails,
+    copyfile,
+    copyfile_from_local,
+    copyfile_to_local,
+    copytree,
+    copytree_from_local,
+    copytree_to_local,
+    dump,
+    exists,
+    generate_presigned_url,
+    get,
+    get_file_backend,
+    get_local_path,
+    get_text,
+    isdir,
+    isfile,
+    join_path,
+    list_dir_or_file,
+    load,
+    put,
+    put_text,
+    remove,
+    rmtree,
+)
+from torchrig.fileio.parse import dict_from_file, list_from_file
 
 __all__ = [
     "BaseFileHandler",
+    "BaseStorageBackend",
+    "FileClient",
+    "HTTPBackend",
+    "HardDiskBackend",
     "JsonHandler",
+    "LmdbBackend",
+    "LocalBackend",
+    "MemcachedBackend",
+    "PetrelBackend",
     "PickleHandler",
     "YamlHandler",
+    "copy_if_symlink_fails",
+    "copyfile",
+    "copyfile_from_local",
+    "copyfile_to_local",
+    "copytree",
+    "copytree_from_local",
+    "copytree_to_local",
+    "dict_from_file",
     "dump",
+    "exists",
     "file_handlers",
+    "generate_presigned_url",
+    "get",
+    "get_file_backend",
+    "get_local_path",
+    "get_text",
+    "isdir",
+    "isfile",
+    "join_path",
+    "list_dir_or_file",
+    "list_from_file",
     "load",
+    "put",
+    "put_text",
+    "register_backend",
     "register_handler",
+    "remove",
+    "rmtree",
 ]

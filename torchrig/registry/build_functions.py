@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 __all__ = [
     "build_from_cfg",
     "build_model_from_cfg",
+    "build_optimizer_from_cfg",
     "build_runner_from_cfg",
     "build_scheduler_from_cfg",
 ]
@@ -104,6 +105,14 @@ def build_model_from_cfg(
         from torchrig.model import Sequential
 
         return Sequential(*(build_from_cfg(c, registry, default_args) for c in cfg))
+    return build_from_cfg(cfg, registry, default_args)
+
+
+def build_optimizer_from_cfg(
+    cfg: Any, registry: Registry, default_args: Mapping[str, Any] | None = None
+) -> Any:
+    """Builds an optimizer (``params`` comes in ``cfg`` or ``default_args``), as
+    :func:`build_from_cfg` does."""
     return build_from_cfg(cfg, registry, default_args)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from torchrig.registry.default_scope import init_default_scope
 from torchrig.registry.registry import Registry
 
-__all__ = ["count_registered_modules", "traverse_registry_tree"]
+__all__ = ["count_registered_modules", "init_default_scope", "traverse_registry_tree"]
 
 
 def traverse_registry_tree(registry: Registry, verbose: bool = False) -> list[dict[str, Any]]:

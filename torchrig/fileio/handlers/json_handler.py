@@ -7,11 +7,16 @@ from typing import IO, Any
 
 from torchrig.fileio.handlers.base import BaseFileHandler
 
-__all__ = ["JsonHandler"]
+__all__ = ["JsonHandler", "set_default"]
 
 
-def _default(obj: Any) -> Any:
-    """Serialize what ``json`` does not know: sets, numpy values, lazy config objects."""
+def set_default(obj: Any) -> Any:
+    """Serializes what ``json`` does not know (the ``default=`` of ``json.dump``): sets and
+    ranges as lists, numpy arrays and scalars as Python values, lazy config objects as text.
+
+    Raises:
+        TypeError: For anything else.
+    """
     if isinstance(obj, (set, frozenset, range)):
         return list(obj)
     tolist = getattr(obj, "tolist", None)
@@ -29,9 +34,9 @@ class JsonHandler(BaseFileHandler):
         return json.load(file, **kwargs)
 
     def dump_to_fileobj(self, obj: Any, file: IO, **kwargs: Any) -> None:
-        kwargs.setdefault("default", _default)
+        kwargs.setdefault("default", set_default)
         json.dump(obj, file, **kwargs)
 
     def dump_to_str(self, obj: Any, **kwargs: Any) -> str:
-        kwargs.setdefault("default", _default)
+        kwargs.setdefault("default", set_default)
         return json.dumps(obj, **kwargs)
