@@ -153,3 +153,68 @@ def test_gan_config_trains_both_wrappers_and_logs_generated_digits(tmp_path):
 
     grid = matplotlib.image.imread(images[-1])
     assert grid.shape[:2] == (148, 148) and grid.max() > 0.5  # 4x4 digits of 8x8 pixels, x4
+
+
+def test_cfg_options_typo_is_an_error_with_close_match(tmp_path):
+    args = ("train", str(CONFIGS / "digits" / "digits_mlp.py"), "--work-dir", str(tmp_path))
+    result = run_cli(*args, "--cfg-options", "train_cgf.max_epochs=2")
+    assert result.returncode == 2, result.stderr
+    assert (
+        "'train_cgf.max_epochs'" in result.stderr and "did you mean 'train_cfg'?" in result.stderr
+    )
+    assert "'+train_cgf.max_epochs'" in result.stderr
+    assert not list(tmp_path.glob("*.pth"))  # nothing trained
+    added = run_cli("config", args[1], "--cfg-options", "+my_note=hello")
+    assert added.returncode == 0 and "my_note = 'hello'" in added.stdout
+
+
+def test_messages_keep_their_quotes_and_debug_works_after_the_command(tmp_path):
+    config = tmp_path / "bad.py"
+    config.write_text(
+        f"_base_ = ['{CONFIGS / 'digits' / 'digits_mlp.py'}']\nmodel = dict(type='DigitsClasifier')\n"
+    )
+    result = run_cli("train", str(config), "--work-dir", str(tmp_path / "work"))
+    line = result.stderr.splitlines()[0]
+    assert "'DigitsClasifier'" in line and line.count("'") % 2 == 0, line
+    debug = run_cli("train", str(config), "--work-dir", str(tmp_path / "work"), "--debug")
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_refused_checkpoint_points_to_convert_which_makes_it_loadable(tmp_path):
+    import torch
+
+    from torchrig.logging import HistoryBuffer
+
+    # A checkpoint with objects weights_only=True refuses, as MMEngine writes them.
+    work = tmp_path / "work"
+    train = run_cli(
+        "train", str(CONFIGS / "digits" / "digits_mlp.py"), "--work-dir", str(work),
+        "--cfg-options", "train_cfg.max_epochs=1",
+    )  # fmt: skip
+    assert train.returncode == 0, train.stderr
+    checkpoint = torch.load(work / "epoch_1.pth", weights_only=True)
+    checkpoint["message_hub"] = {"log_scalars": {"loss": HistoryBuffer([1.0], [1])}}
+    foreign = tmp_path / "foreign.pth"
+    torch.save(checkpoint, foreign)
+    refused = run_cli(
+        "test",
+        str(CONFIGS / "digits" / "digits_mlp.py"),
+        str(foreign),
+        "--work-dir",
+        str(tmp_path / "t"),
+    )
+    assert refused.returncode == 2
+    assert f"torchrig convert {foreign} <converted.pth>" in refused.stderr
+    assert "\x1b[" not in refused.stderr
+    converted = tmp_path / "converted.pth"
+    result = run_cli("convert", str(foreign), str(converted))
+    assert result.returncode == 0, result.stderr
+    tested = run_cli(
+        "test",
+        str(CONFIGS / "digits" / "digits_mlp.py"),
+        str(converted),
+        "--work-dir",
+        str(tmp_path / "t"),
+    )
+    assert tested.returncode == 0, tested.stderr
+    assert "accuracy/top1" in tested.stdout

@@ -172,10 +172,11 @@ def _load_checkpoint(
         return torch.load(name, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as err:
         if weights_only and "weights_only" in str(err).lower().replace(" ", "_"):
+            reason = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(err)).strip().splitlines()[0]
             raise CheckpointError(
                 f"checkpoint {name!r} holds objects that torch.load(weights_only=True) refuses "
-                f"({str(err).splitlines()[0]}); if you trust the file, load it with "
-                "weights_only=False"
+                f"({reason}); a checkpoint from MMEngine, or another source you trust, is "
+                f"converted once with: torchrig convert {name} <converted.pth>"
             ) from err
         raise CheckpointError(f"checkpoint {name!r} is corrupt: {err}") from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
