@@ -218,3 +218,69 @@ def test_refused_checkpoint_points_to_convert_which_makes_it_loadable(tmp_path):
     )
     assert tested.returncode == 0, tested.stderr
     assert "accuracy/top1" in tested.stdout
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_resume_from_another_work_dir_leaves_the_source_alone(tmp_path):
+    """--resume PATH into a new work dir: every backend (local, TensorBoard, MLflow, W&B)
+    starts a new run there, continuing at the resumed iteration; nothing in the source
+    work dir changes; the config names the source under resumed_from."""
+    import torch
+    from mlflow.tracking import MlflowClient
+
+    from tests.test_visualization._readers import (
+        read_local_scalars,
+        read_tensorboard,
+        read_wandb_run,
+        wandb_run_files,
+    )
+    from torchrig.config import Config
+
+    config = tmp_path / "four.py"
+    config.write_text(
+        f"_base_ = ['{CONFIGS / 'digits' / 'digits_mlp.py'}']\n"
+        "train_cfg = dict(max_epochs=2)\n"
+        "default_hooks = dict(checkpoint=dict(interval=1, save_best=None))\n"
+        "_base_.visualizer.vis_backends = [dict(type='LocalVisBackend'),"
+        " dict(type='TensorboardVisBackend'), dict(type='MLflowVisBackend'),"
+        " dict(type='WandbVisBackend', init_kwargs=dict(project='resume-test'))]\n"
+    )
+    source, target = tmp_path / "source", tmp_path / "target"
+    first = run_cli("train", str(config), "--work-dir", str(source))
+    assert first.returncode == 0, first.stderr
+    before = _hashes(source)
+    second = run_cli(
+        "train", str(config), "--work-dir", str(target), "--resume", str(source / "epoch_1.pth")
+    )
+    assert second.returncode == 0, second.stderr
+    assert _hashes(source) == before
+
+    (vis_data,) = target.glob("*/vis_data")
+    iters_per_epoch = torch.load(source / "epoch_1.pth", weights_only=True)["meta"]["iter"]
+    local_steps = [row["step"] for row in read_local_scalars(str(vis_data / "scalars.json"))]
+    assert min(local_steps) > iters_per_epoch and max(local_steps) == 2 * iters_per_epoch
+    tb_steps = [step for step, _ in read_tensorboard(str(vis_data))["scalars"]["loss"]]
+    assert min(tb_steps) > iters_per_epoch
+    client = MlflowClient(tracking_uri=f"sqlite:///{vis_data}/mlflow.db")
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    mlflow_steps = [m.step for m in client.get_metric_history(run.info.run_id, "loss")]
+    assert min(mlflow_steps) > iters_per_epoch
+    (new_run,) = [read_wandb_run(p) for p in wandb_run_files(str(vis_data))]
+    (old_run,) = [read_wandb_run(p) for p in wandb_run_files(str(next(source.glob("*/vis_data"))))]
+    assert new_run.run_id != old_run.run_id
+    assert min(s for s in new_run.steps if s > 0) > iters_per_epoch
+
+    (recorded,) = target.glob("*/vis_data/config.py")
+    resumed_from = Config.fromfile(recorded).resumed_from
+    assert resumed_from.checkpoint == str(source / "epoch_1.pth")
+    assert resumed_from.work_dir == str(source) and resumed_from.iter == iters_per_epoch
+    assert resumed_from.runs  # the source's run ids, to link the runs
