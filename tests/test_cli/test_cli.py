@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -284,3 +285,20 @@ def test_resume_from_another_work_dir_leaves_the_source_alone(tmp_path):
     assert resumed_from.checkpoint == str(source / "epoch_1.pth")
     assert resumed_from.work_dir == str(source) and resumed_from.iter == iters_per_epoch
     assert resumed_from.runs  # the source's run ids, to link the runs
+
+
+def test_readme_command_listing_matches_the_parser():
+    """The README's listing of commands (a text block, not run) names real commands and options."""
+    from torchrig.cli.main import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if a.dest == "command"]  # noqa: SLF001
+    readme = (REPO / "README.md").read_text()
+    listed = [line for line in readme.splitlines() if line.startswith("torchrig ")]
+    assert len(listed) >= 5
+    for line in listed:
+        name = line.split()[1]
+        assert name in commands.choices, line
+        known = set(commands.choices[name]._option_string_actions)  # noqa: SLF001
+        for option in re.findall(r"(?<![\w-])(--[\w-]+)", line.split("#")[0]):
+            assert option in known, (line, option)
