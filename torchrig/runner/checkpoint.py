@@ -175,8 +175,9 @@ def _load_checkpoint(
             reason = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(err)).strip().splitlines()[0]
             raise CheckpointError(
                 f"checkpoint {name!r} holds objects that torch.load(weights_only=True) refuses "
-                f"({reason}); a checkpoint from MMEngine, or another source you trust, is "
-                f"converted once with: torchrig convert {name} <converted.pth>"
+                f"({reason}); if you trust its source (a checkpoint written by MMEngine, say), "
+                f"convert it once with: torchrig convert {name} <converted.pth> (in Python, "
+                "load it with weights_only=False)"
             ) from err
         raise CheckpointError(f"checkpoint {name!r} is corrupt: {err}") from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
