@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -153,3 +154,151 @@ def test_gan_config_trains_both_wrappers_and_logs_generated_digits(tmp_path):
 
     grid = matplotlib.image.imread(images[-1])
     assert grid.shape[:2] == (148, 148) and grid.max() > 0.5  # 4x4 digits of 8x8 pixels, x4
+
+
+def test_cfg_options_typo_is_an_error_with_close_match(tmp_path):
+    args = ("train", str(CONFIGS / "digits" / "digits_mlp.py"), "--work-dir", str(tmp_path))
+    result = run_cli(*args, "--cfg-options", "train_cgf.max_epochs=2")
+    assert result.returncode == 2, result.stderr
+    assert (
+        "'train_cgf.max_epochs'" in result.stderr and "did you mean 'train_cfg'?" in result.stderr
+    )
+    assert "'+train_cgf.max_epochs'" in result.stderr
+    assert not list(tmp_path.glob("*.pth"))  # nothing trained
+    added = run_cli("config", args[1], "--cfg-options", "+my_note=hello")
+    assert added.returncode == 0 and "my_note = 'hello'" in added.stdout
+
+
+def test_messages_keep_their_quotes_and_debug_works_after_the_command(tmp_path):
+    config = tmp_path / "bad.py"
+    config.write_text(
+        f"_base_ = ['{CONFIGS / 'digits' / 'digits_mlp.py'}']\nmodel = dict(type='DigitsClasifier')\n"
+    )
+    result = run_cli("train", str(config), "--work-dir", str(tmp_path / "work"))
+    line = result.stderr.splitlines()[0]
+    assert "'DigitsClasifier'" in line and line.count("'") % 2 == 0, line
+    debug = run_cli("train", str(config), "--work-dir", str(tmp_path / "work"), "--debug")
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_refused_checkpoint_points_to_convert_which_makes_it_loadable(tmp_path):
+    import torch
+
+    from torchrig.logging import HistoryBuffer
+
+    # A checkpoint with objects weights_only=True refuses, as MMEngine writes them.
+    work = tmp_path / "work"
+    train = run_cli(
+        "train", str(CONFIGS / "digits" / "digits_mlp.py"), "--work-dir", str(work),
+        "--cfg-options", "train_cfg.max_epochs=1",
+    )  # fmt: skip
+    assert train.returncode == 0, train.stderr
+    checkpoint = torch.load(work / "epoch_1.pth", weights_only=True)
+    checkpoint["message_hub"] = {"log_scalars": {"loss": HistoryBuffer([1.0], [1])}}
+    foreign = tmp_path / "foreign.pth"
+    torch.save(checkpoint, foreign)
+    refused = run_cli(
+        "test",
+        str(CONFIGS / "digits" / "digits_mlp.py"),
+        str(foreign),
+        "--work-dir",
+        str(tmp_path / "t"),
+    )
+    assert refused.returncode == 2
+    assert f"torchrig convert {foreign} <converted.pth>" in refused.stderr
+    assert "\x1b[" not in refused.stderr
+    converted = tmp_path / "converted.pth"
+    result = run_cli("convert", str(foreign), str(converted))
+    assert result.returncode == 0, result.stderr
+    tested = run_cli(
+        "test",
+        str(CONFIGS / "digits" / "digits_mlp.py"),
+        str(converted),
+        "--work-dir",
+        str(tmp_path / "t"),
+    )
+    assert tested.returncode == 0, tested.stderr
+    assert "accuracy/top1" in tested.stdout
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_resume_from_another_work_dir_leaves_the_source_alone(tmp_path):
+    """--resume PATH into a new work dir: every backend (local, TensorBoard, MLflow, W&B)
+    starts a new run there, continuing at the resumed iteration; nothing in the source
+    work dir changes; the config names the source under resumed_from."""
+    import torch
+    from mlflow.tracking import MlflowClient
+
+    from tests.test_visualization._readers import (
+        read_local_scalars,
+        read_tensorboard,
+        read_wandb_run,
+        wandb_run_files,
+    )
+    from torchrig.config import Config
+
+    config = tmp_path / "four.py"
+    config.write_text(
+        f"_base_ = ['{CONFIGS / 'digits' / 'digits_mlp.py'}']\n"
+        "train_cfg = dict(max_epochs=2)\n"
+        "default_hooks = dict(checkpoint=dict(interval=1, save_best=None))\n"
+        "_base_.visualizer.vis_backends = [dict(type='LocalVisBackend'),"
+        " dict(type='TensorboardVisBackend'), dict(type='MLflowVisBackend'),"
+        " dict(type='WandbVisBackend', init_kwargs=dict(project='resume-test'))]\n"
+    )
+    source, target = tmp_path / "source", tmp_path / "target"
+    first = run_cli("train", str(config), "--work-dir", str(source))
+    assert first.returncode == 0, first.stderr
+    before = _hashes(source)
+    second = run_cli(
+        "train", str(config), "--work-dir", str(target), "--resume", str(source / "epoch_1.pth")
+    )
+    assert second.returncode == 0, second.stderr
+    assert _hashes(source) == before
+
+    (vis_data,) = target.glob("*/vis_data")
+    iters_per_epoch = torch.load(source / "epoch_1.pth", weights_only=True)["meta"]["iter"]
+    local_steps = [row["step"] for row in read_local_scalars(str(vis_data / "scalars.json"))]
+    assert min(local_steps) > iters_per_epoch and max(local_steps) == 2 * iters_per_epoch
+    tb_steps = [step for step, _ in read_tensorboard(str(vis_data))["scalars"]["loss"]]
+    assert min(tb_steps) > iters_per_epoch
+    client = MlflowClient(tracking_uri=f"sqlite:///{vis_data}/mlflow.db")
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    mlflow_steps = [m.step for m in client.get_metric_history(run.info.run_id, "loss")]
+    assert min(mlflow_steps) > iters_per_epoch
+    (new_run,) = [read_wandb_run(p) for p in wandb_run_files(str(vis_data))]
+    (old_run,) = [read_wandb_run(p) for p in wandb_run_files(str(next(source.glob("*/vis_data"))))]
+    assert new_run.run_id != old_run.run_id
+    assert min(s for s in new_run.steps if s > 0) > iters_per_epoch
+
+    (recorded,) = target.glob("*/vis_data/config.py")
+    resumed_from = Config.fromfile(recorded).resumed_from
+    assert resumed_from.checkpoint == str(source / "epoch_1.pth")
+    assert resumed_from.work_dir == str(source) and resumed_from.iter == iters_per_epoch
+    assert resumed_from.runs  # the source's run ids, to link the runs
+
+
+def test_readme_command_listing_matches_the_parser():
+    """The README's listing of commands (a text block, not run) names real commands and options."""
+    from torchrig.cli.main import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if a.dest == "command"]  # noqa: SLF001
+    readme = (REPO / "README.md").read_text()
+    listed = [line for line in readme.splitlines() if line.startswith("torchrig ")]
+    assert len(listed) >= 5
+    for line in listed:
+        name = line.split()[1]
+        assert name in commands.choices, line
+        known = set(commands.choices[name]._option_string_actions)  # noqa: SLF001
+        for option in re.findall(r"(?<![\w-])(--[\w-]+)", line.split("#")[0]):
+            assert option in known, (line, option)

@@ -240,14 +240,14 @@ def test_iterations_between_drawings_do_no_conversion_or_formatting(monkeypatch)
             runner.iter += 1
         hook.after_train_epoch(runner)
     runner.epoch = 2
-    # 1000 iterations, two drawings (at start, and one in between): two hand-overs, then
-    # the final one at the end of training.
-    assert len(updates) == 1
+    # 1000 iterations, two drawings (at start, and one in between): two hand-overs, one at
+    # the end of each epoch (exact counts while nothing trains), the final one at the end.
+    assert len(updates) == 3
     hook._display.refresh()
     hook.after_train_iter(runner, 499, data_batch=None, outputs=None)
-    assert len(updates) == 2
+    assert len(updates) == 4
     hook.after_train(runner)
-    assert len(updates) == 3 and len(metrics) == 3
+    assert len(updates) == 5 and len(metrics) == 5
     assert "loss 0.5000" in _text(console)
 
 
@@ -398,3 +398,48 @@ def test_with_the_real_runner(tmp_path):
     logged = [line for line in lines if "Epoch(train)" in line]
     assert logged and all(re.search(r" - INFO - Epoch\(train\).*loss: [\d.]+$", x) for x in logged)
     assert hook._display is None
+
+
+@pytest.mark.parametrize(("width", "two_losses"), [(80, True), (64, False)])
+def test_loss_and_lr_stay_visible_in_a_narrow_terminal(width, two_losses):
+    console = _console(width=width)
+    hook = ProgressBarHook(console=console, refresh_interval=_NEVER)
+    runner = _runner(epoch_len=450, max_epochs=20)
+    if two_losses:
+        runner.message_hub.update_scalar("train/loss_cls", 0.5)
+    hook.before_run(runner)
+    hook.before_train(runner)
+    hook.before_train_epoch(runner)
+    for idx in range(3):
+        _train_iter(hook, runner, idx, loss=0.123456, lr=0.003)
+        hook._display.refresh()
+    line = _text(console).rstrip().splitlines()[-1].lstrip("\r")
+    assert "loss 0.1235" in line and "lr 3.000e-03" in line, line
+    assert ("loss_cls 0.5000" in line) == two_losses
+    assert "…" not in line and "..." not in line
+    assert "Epoch 1/20" in line and "3/450" in line
+    hook.close()
+
+
+def test_train_counts_are_exact_while_validating():
+    """A redraw during validation shows the epoch as finished, not the count of the last
+    redraw before it (iterations hand over figures only after a redraw)."""
+    console = _console()
+    hook = ProgressBarHook(console=console, refresh_interval=_NEVER)
+    runner = _runner(epoch_len=4, max_epochs=2)
+    hook.before_run(runner)
+    hook.before_train(runner)
+    hook.before_train_epoch(runner)
+    for idx in range(4):
+        _train_iter(hook, runner, idx)
+        if idx == 0:
+            hook._display.refresh()  # the last redraw of the epoch: 1/4 handed over next
+    hook.after_train_epoch(runner)
+    runner.epoch += 1
+    hook.before_val(runner)
+    hook.before_val_epoch(runner)
+    before = len(console.file.getvalue())
+    hook._display.refresh()
+    drawn = _ANSI.sub("", console.file.getvalue()[before:])
+    assert re.search(r"Epoch 1/2\s+━+ 4/4 ", drawn), drawn
+    hook.close()

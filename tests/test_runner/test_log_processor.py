@@ -229,3 +229,19 @@ def test_line_templates_read_as_the_general_formatting(monkeypatch, with_eta) ->
             lines.append(processor.get_log_after_iter(_runner(hub, iter=11), 11, "train"))
         assert lines[0][1] == lines[1][1] and str(lines[0][0]) == str(lines[1][0])  # (NaN)
         assert ("eta: " in lines[0][1]) == with_eta and "100%_ok: nan" in lines[0][1]
+
+
+def test_iteration_based_loop_gets_iter_headers_with_the_default_by_epoch() -> None:
+    """An IterBasedTrainLoop's lines count iterations even with ``by_epoch=True`` (the
+    default, and OpenMMLab's runtime configs'): not ``Epoch(train) [1][75/45]``."""
+    from torchrig.runner.loops import IterBasedTrainLoop
+
+    hub = _train_hub(20)
+    runner = _runner(hub, iter=74, max_iters=90, train_len=45)
+    runner.train_loop = object.__new__(IterBasedTrainLoop)
+    processor = LogProcessor()
+    _, line = processor.get_log_after_iter(runner, 29, "train")
+    assert line.startswith("Iter(train) [75/90]  "), line
+    hub.update_scalar("val/accuracy", 0.9)
+    _, line = processor.get_log_after_epoch(runner, 9, "val")
+    assert line.startswith("Iter(val) [10/10]  "), line

@@ -9,7 +9,7 @@ from typing import Any
 
 from torchrig.cli.main import CliError
 
-__all__ = ["load_config", "plot", "show_config", "test", "train"]
+__all__ = ["convert", "load_config", "plot", "show_config", "test", "train"]
 
 
 def load_config(path: str, cfg_options: dict[str, Any] | None) -> Any:
@@ -148,3 +148,27 @@ def plot(args: argparse.Namespace) -> None:
     out = Path(args.out) if args.out else work_dir / "curves.png"
     drawn = plot_curves(records, out, keys=args.keys)
     print(f"torchrig plot: wrote {out} ({', '.join(drawn)})")
+
+
+def convert(args: argparse.Namespace) -> None:
+    """``torchrig convert CHECKPOINT OUT``: keeps the weights and meta of a trusted checkpoint.
+
+    MMEngine's checkpoints hold objects (``HistoryBuffer``, NumPy values) that
+    ``torch.load(weights_only=True)`` refuses; the converted file loads with ``load_from``.
+    """
+    import torch
+
+    if not os.path.isfile(args.checkpoint):
+        raise CliError(f"checkpoint not found: {args.checkpoint}")
+    checkpoint = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    if not isinstance(checkpoint, dict):
+        raise CliError(
+            f"{args.checkpoint} holds a {type(checkpoint).__name__}, not a checkpoint dict"
+        )
+    state_dict = checkpoint.get("state_dict", checkpoint)
+    meta = checkpoint.get("meta") or {}
+    plain_meta = {
+        k: v for k, v in meta.items() if isinstance(v, (str, int, float, bool, type(None)))
+    }
+    torch.save({"meta": plain_meta, "state_dict": dict(state_dict)}, args.out)
+    print(f"torchrig convert: wrote {args.out} ({len(state_dict)} tensors); load it with load_from")

@@ -7,6 +7,7 @@ code 2; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 
@@ -35,10 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="torchrig", description="Train and test PyTorch models from MMEngine-style configs."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    # --debug is also accepted after the subcommand; SUPPRESS keeps a subcommand's default
+    # from overwriting a --debug given before it.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    train = commands.add_parser("train", help="train a model from a config")
+    def add_command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, parents=[debug])
+
+    train = add_command("train", help="train a model from a config")
     train.add_argument("config", help="the config file (.py, .json, .yaml)")
     train.add_argument(
         "--work-dir", help="where logs and checkpoints go (default: work_dirs/<config name>)"
@@ -56,21 +66,29 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
     _add_cfg_options(train)
 
-    test = commands.add_parser("test", help="evaluate a checkpoint on the test set")
+    test = add_command("test", help="evaluate a checkpoint on the test set")
     test.add_argument("config")
     test.add_argument("checkpoint")
     test.add_argument("--work-dir")
     test.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none")
     _add_cfg_options(test)
 
-    plot = commands.add_parser("plot", help="plot curves from a work dir's local scalars")
+    plot = add_command("plot", help="plot curves from a work dir's local scalars")
     plot.add_argument("work_dir")
     plot.add_argument("--keys", nargs="+", help="scalars to plot (default: losses and val metrics)")
     plot.add_argument("--out", help="the PNG to write (default: WORK_DIR/curves.png)")
 
-    config = commands.add_parser("config", help="print the fully resolved config")
+    config = add_command("config", help="print the fully resolved config")
     config.add_argument("config")
     _add_cfg_options(config)
+
+    convert = add_command(
+        "convert",
+        help="rewrite a trusted checkpoint that torch.load(weights_only=True) refuses "
+        "(MMEngine's) as one torchrig loads: its weights and meta",
+    )
+    convert.add_argument("checkpoint", help="the checkpoint to convert (you trust its source)")
+    convert.add_argument("out", help="the converted file to write")
     return parser
 
 
@@ -85,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "test": commands.test,
         "plot": commands.plot,
         "config": commands.show_config,
+        "convert": commands.convert,
     }[args.command]
     try:
         handler(args)
@@ -100,9 +119,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def _one_line(err: BaseException) -> str:
-    text = str(err).strip().strip("\"'") or type(err).__name__
+    """The error as one line: its message as written (quotes kept), no terminal codes."""
+    if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
+        text = err.args[0]  # str(KeyError) would wrap the message in quotes
+    else:
+        text = str(err)
+    text = " ".join(_ANSI.sub("", text).split()) or type(err).__name__
     if isinstance(err, CliError):
         return text
-    kind = type(err).__name__
-    return f"{kind}: {' '.join(text.split())}"
+    return f"{type(err).__name__}: {text}"

@@ -21,6 +21,7 @@ from torchrig.config.dict_action import DictAction
 from torchrig.config.dump import dump_to_format, format_config
 from torchrig.config.inheritance import LoadOptions, load_config_file, merge_a_into_b
 from torchrig.config.lazy import read_base  # noqa: F401 - MMEngine's mmengine.config.config.read_base
+from torchrig.config.options import check_new_keys
 from torchrig.config.parsing import SUPPORTED_EXTENSIONS
 from torchrig.config.utils import RESERVED_KEYS, ConfigKeyError
 
@@ -196,12 +197,22 @@ class Config:
             raise OSError(f"Cannot dump a config to {file}: use .py, .json, .yaml or .yml")
         return dump_to_format(self.to_dict(), file, extension[1:])
 
-    def merge_from_dict(self, options: dict, allow_list_keys: bool = True) -> None:
+    def merge_from_dict(
+        self, options: dict, allow_list_keys: bool = True, allow_new_keys: bool = False
+    ) -> None:
         """Merge ``{'dotted.key': value}`` options (as from ``--cfg-options``) into the config.
+
+        A key the config does not have is an error naming it and its close matches, except a
+        new argument inside an existing dict, a top-level key the Runner reads, or a key
+        written with a ``+`` before it (``'+my_key': 1``); see :mod:`torchrig.config.options`.
 
         Args:
             options: Dotted keys to values; digit parts index lists (``model.layers.0.ch``).
             allow_list_keys: Let digit parts index lists.
+            allow_new_keys: Let every option add keys (as MMEngine does).
+
+        Raises:
+            ConfigKeyError: A key is unknown (a likely typo) or does not fit the config.
 
         Examples:
             >>> cfg = Config(dict(model=dict(backbone=dict(depth=50))))
@@ -210,6 +221,7 @@ class Config:
             101
         """
         where = f" (config file {self.filename})" if self.filename else ""
+        options = check_new_keys(options, self._cfg_dict, self.filename, allow_new_keys)
         expanded = ConfigDict()
         for full_key, value in options.items():
             parts = str(full_key).split(".")

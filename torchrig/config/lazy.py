@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["LazyAttr", "LazyObject", "read_base"]
+__all__ = ["LazyAttr", "LazyObject", "read_base", "resolve_lazy"]
 
 
 @contextmanager
@@ -199,4 +199,17 @@ def build_lazy(value: Any) -> Any:
     """Return the imported object for a lazy value, anything else unchanged."""
     if isinstance(value, (LazyObject, LazyAttr)):
         return value.build()
+    return value
+
+
+def resolve_lazy(value: Any) -> Any:
+    """A copy of ``value`` with every lazy import in it imported, also inside dicts, lists and
+    tuples (a builder that hands a config on as a plain dict, or reads a ``type``'s signature or
+    name, then sees the real class or function)."""
+    if isinstance(value, (LazyObject, LazyAttr)):
+        return value.build()
+    if isinstance(value, dict) and (type(value) is dict or hasattr(value, "raw_items")):
+        return type(value)({k: resolve_lazy(v) for k, v in dict.items(value)})
+    if type(value) in (list, tuple):
+        return type(value)(resolve_lazy(v) for v in value)
     return value

@@ -140,8 +140,15 @@ class _Row(NamedTuple):
     metrics: str = ""
 
 
-def _render_row(row: _Row, now: float) -> Text:
-    """``description ━━━━━━━╺━━━━ 12/45 391.2 it/s 0:00:03<0:00:10 loss 0.0440  lr 3.000e-03``"""
+_MIN_BAR_WIDTH = 8
+
+
+def _render_row(row: _Row, now: float, width: int | None = None) -> Text:
+    """``description ━━━━━━━╺━━━━ 12/45 391.2 it/s 0:00:03<0:00:10 loss 0.0440  lr 3.000e-03``
+
+    When the line is wider than ``width`` columns, the losses and learning rates stay: the bar
+    narrows first, then the speed goes, then the time elapsed, then the bar.
+    """
     from rich.text import Text
 
     elapsed = now - row.started
@@ -151,21 +158,52 @@ def _render_row(row: _Row, now: float) -> Text:
     eta = row.eta
     if eta is None and rate and row.total is not None:
         eta = (row.total - row.completed) / rate
-    text = Text(no_wrap=True, overflow="ellipsis", end="")
-    text.append(f"{row.description:<12} ", "bold")
     if row.total:
-        filled = min(_BAR_WIDTH, _BAR_WIDTH * row.completed // row.total)
-        text.append("━" * filled, "green" if filled == _BAR_WIDTH else "magenta")
-        text.append("━" * (_BAR_WIDTH - filled), "bright_black")
         count = f"{row.completed}/{row.total}".rjust(2 * len(str(row.total)) + 1)
     else:
-        text.append("━" * _BAR_WIDTH, "bright_black")
         count = f"{row.completed}/?"
-    text.append(f" {count} ", "green")
-    text.append(_format_rate(rate), "cyan")
-    text.append(f" {_format_seconds(elapsed)}<{_format_seconds(eta)}", "yellow")
-    if row.metrics:
-        text.append(f"  {row.metrics}")
+    description = f"{row.description:<12} "
+    times = f"{_format_seconds(elapsed)}<{_format_seconds(eta)}"
+    metrics = f"  {row.metrics}" if row.metrics else ""
+    speed: str | None = _format_rate(rate)
+    bar_width: int | None = _BAR_WIDTH
+    if width is not None:
+
+        def length() -> int:
+            bar = bar_width + 1 if bar_width is not None else 0
+            return (
+                len(description)
+                + bar
+                + len(count)
+                + len(times)
+                + len(metrics)
+                + 2
+                + (len(speed) + 1 if speed is not None else 0)
+            )
+
+        bar_width = max(_MIN_BAR_WIDTH, _BAR_WIDTH - max(length() - width, 0))
+        if length() > width:
+            speed = None
+        if length() > width:
+            times = f"eta {_format_seconds(eta)}"
+        if length() > width:
+            bar_width = None
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    text.append(description, "bold")
+    if bar_width is not None:
+        if row.total:
+            filled = min(bar_width, bar_width * row.completed // row.total)
+            text.append("━" * filled, "green" if filled == bar_width else "magenta")
+            text.append("━" * (bar_width - filled), "bright_black")
+        else:
+            text.append("━" * bar_width, "bright_black")
+        text.append(" ")
+    text.append(f"{count} ", "green")
+    if speed is not None:
+        text.append(f"{speed} ", "cyan")
+    text.append(times, "yellow")
+    if metrics:
+        text.append(metrics)
     return text
 
 
@@ -289,7 +327,8 @@ class _Display:
         self.print_queued()
         self._on_redraw()
         now = time.perf_counter()
-        return Group(*(_render_row(row, now) for row in list(self.rows.values())))
+        width = self.console.width
+        return Group(*(_render_row(row, now, width) for row in list(self.rows.values())))
 
     def refresh(self) -> None:
         """Redraw now (the drawing thread does it every ``refresh_interval``)."""
@@ -496,17 +535,25 @@ class ProgressBarHook(Hook):
             self._update_train(runner, batch_idx + 1, runner.iter + 1)
 
     def after_train(self, runner: Runner) -> None:
-        if self._display is not None and "train" in self._display.rows:
-            # The final figures: the last epoch (or all iterations) complete.
-            done = runner.iter
-            if self._train_by_epoch and self._epoch_len:
-                epoch = max(runner.epoch, 1)
-                in_epoch = min(max(done - (epoch - 1) * self._epoch_len, 0), self._epoch_len)
-                self._update_train(runner, in_epoch, done, eta=0.0, epoch=epoch)
-            else:
-                self._update_train(runner, done, done, eta=0.0)
+        self._show_exact_train_counts(runner, eta=0.0)  # the last epoch (or iteration) done
         if self._opened_for == "train":
             self.close()
+
+    def _show_exact_train_counts(self, runner: Runner, eta: float | None = None) -> None:
+        """The train bar's figures as they are now (iterations only update it at redraws):
+        at the end of an epoch, before validation and at the end of training, so the bar
+        never shows the count of an earlier redraw while nothing trains."""
+        if self._display is None or "train" not in self._display.rows:
+            return
+        due = self._due  # the next iteration still hands over after a redraw meanwhile
+        done = runner.iter
+        if self._train_by_epoch and self._epoch_len:
+            epoch = max(-(-done // self._epoch_len), 1)  # the epoch of the last iteration done
+            in_epoch = min(max(done - (epoch - 1) * self._epoch_len, 0), self._epoch_len)
+            self._update_train(runner, in_epoch, done, eta=eta, epoch=epoch)
+        else:
+            self._update_train(runner, done, done, eta=eta)
+        self._due = due
 
     def _update_train(
         self,
@@ -559,7 +606,10 @@ class ProgressBarHook(Hook):
 
     # ------------------------------------------------------------------ val and test
     def _before_epoch(self, runner: Runner, mode: str = "train") -> None:
-        if mode == "train" or not self._open(runner, mode):
+        if mode == "train":
+            return
+        self._show_exact_train_counts(runner)
+        if not self._open(runner, mode):
             return
         assert self._display is not None
         dataloader = runner.val_dataloader if mode == "val" else runner.test_dataloader
@@ -584,7 +634,10 @@ class ProgressBarHook(Hook):
                 display.rows["eval"] = row._replace(completed=batch_idx + 1)
 
     def _after_epoch(self, runner: Runner, mode: str = "train") -> None:
-        if mode == "train" or self._display is None:
+        if mode == "train":
+            self._show_exact_train_counts(runner)
+            return
+        if self._display is None:
             return
         self._display.rows.pop("eval", None)
         # Training's speed is measured from here again, not across the validation.

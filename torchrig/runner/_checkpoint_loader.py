@@ -83,10 +83,12 @@ def _torch_load(source: str | io.BytesIO, name: str, map_location: Any, weights_
             return torch.load(source, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as err:
         if weights_only and "weights_only" in str(err).lower().replace(" ", "_"):
+            reason = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(err)).strip().splitlines()[0]
             raise CheckpointError(
                 f"checkpoint {name!r} holds objects that torch.load(weights_only=True) refuses "
-                f"({str(err).splitlines()[0]}); if you trust the file, load it with "
-                "weights_only=False"
+                f"({reason}); if you trust its source, convert it once with: "
+                f"torchrig convert {name} <converted.pth> (in Python, load it with "
+                "weights_only=False)"
             ) from err
         raise CheckpointError(f"checkpoint {name!r} is corrupt: {err}") from err
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:

@@ -56,9 +56,34 @@ class CheckpointMethods:
         seed = checkpoint.get("meta", {}).get("seed")
         if seed is not None and seed != self._seed:
             self.set_randomness(**{**self._randomness_cfg, "seed": seed})
-        if "visualizer" in checkpoint:
-            self.visualizer.load_state_dict(checkpoint["visualizer"])
+        self._restore_trackers(path, checkpoint)
         return path, checkpoint
+
+    def _restore_trackers(self: Runner, path: str, checkpoint: dict) -> None:
+        """Continues the checkpoint's tracked runs when resuming in the work dir that wrote it.
+
+        Resumed from another work dir, every backend starts a new run of its own here instead
+        (W&B, MLflow, TensorBoard and local files alike), so the source work dir and its runs
+        are never written; the new runs continue the history at the resumed iteration, and the
+        config they record names the source under ``resumed_from`` (checkpoint, work dir, and
+        the source's run ids).
+        """
+        meta = checkpoint.get("meta", {})
+        source = meta.get("work_dir") or osp.dirname(osp.abspath(path))
+        if osp.realpath(source) == osp.realpath(self._work_dir):
+            if "visualizer" in checkpoint:
+                self.visualizer.load_state_dict(checkpoint["visualizer"])
+            return
+        self.cfg["resumed_from"] = dict(
+            checkpoint=osp.abspath(path),
+            work_dir=source,
+            iter=meta.get("iter"),
+            runs=checkpoint.get("visualizer", {}).get("backends", {}),
+        )
+        self.logger.info(
+            f"resuming from {path}, written in another work dir ({source}): the trackers start "
+            f"new runs in {self._work_dir}, continuing at iteration {meta.get('iter')}"
+        )
 
     def _resume_from(
         self: Runner,
@@ -125,8 +150,7 @@ class CheckpointMethods:
             return
         location = "cpu" if map_location == "default" else map_location
         checkpoint = _load_checkpoint(filename, map_location=location)
-        if "visualizer" in checkpoint:
-            self.visualizer.load_state_dict(checkpoint["visualizer"])
+        self._restore_trackers(filename, checkpoint)
         self._resume_from(filename, checkpoint, resume_optimizer, resume_param_scheduler)
 
     def load_checkpoint(
@@ -198,6 +222,7 @@ class CheckpointMethods:
                 osp.join(out_dir, filename + ".shards"), optim_wrapper
             )
             meta = {**(meta or {}), "sharded_checkpoint": filename + ".shards"}
+        meta = {"work_dir": osp.abspath(self._work_dir), **(meta or {})}
         checkpoint = build_checkpoint(
             self, meta, save_optimizer and not sharded, save_param_scheduler, by_epoch, not sharded
         )

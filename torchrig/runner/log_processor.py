@@ -232,10 +232,11 @@ class LogProcessor:
         """
         _check_mode(mode, ("val", "test"))
         dataloader_len = self._get_dataloader_size(runner, mode)
-        if self.by_epoch and mode == "val":
+        by_epoch = self._by_epoch(runner)
+        if by_epoch and mode == "val":
             epoch = self._get_epoch(runner, mode)
             log_str = f"Epoch({mode}) [{epoch}][{dataloader_len}/{dataloader_len}]  "
-        elif self.by_epoch:
+        elif by_epoch:
             log_str = f"Epoch({mode}) [{dataloader_len}/{dataloader_len}]  "
         else:
             log_str = f"Iter({mode}) [{dataloader_len}/{dataloader_len}]  "
@@ -276,17 +277,25 @@ class LogProcessor:
     def _iter_header(self, runner: Any, batch_idx: int, mode: str) -> str:
         """E.g. ``'Epoch(train)  [3][ 50/100]  '``: the parts around the iteration number are
         worked out once per epoch."""
-        key = (mode, self.by_epoch, runner.epoch if _has_train_loop(runner) else None)
+        by_epoch = self._by_epoch(runner)
+        key = (mode, by_epoch, runner.epoch if _has_train_loop(runner) else None)
         cached = self._headers.get(mode)
         if cached is None or cached[0] != key:
-            cached = self._headers[mode] = (key, *self._header_parts(runner, mode))
+            cached = self._headers[mode] = (key, *self._header_parts(runner, mode, by_epoch))
         _, head, width, tail = cached
-        number = batch_idx + 1 if self.by_epoch or mode != "train" else runner.iter + 1
+        number = batch_idx + 1 if by_epoch or mode != "train" else runner.iter + 1
         return f"{head}{str(number).rjust(width)}{tail}"
 
-    def _header_parts(self, runner: Any, mode: str) -> tuple[str, int, str]:
+    def _by_epoch(self, runner: Any) -> bool:
+        """Epoch headers, unless the training loop counts iterations (an epoch of an
+        ``IterBasedTrainLoop`` means nothing: ``Epoch(train) [1][75/45]``)."""
+        from torchrig.runner.loops import IterBasedTrainLoop
+
+        return self.by_epoch and not isinstance(_train_loop(runner), IterBasedTrainLoop)
+
+    def _header_parts(self, runner: Any, mode: str, by_epoch: bool) -> tuple[str, int, str]:
         """``(text before the iteration number, its width, text after)``."""
-        if self.by_epoch:
+        if by_epoch:
             dataloader_len = self._get_dataloader_size(runner, mode)
             tail = f"/{dataloader_len}]  "
             if mode == "test":
@@ -472,12 +481,17 @@ def _check_mode(mode: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"LogProcessor: mode must be one of {allowed}, got {mode!r}")
 
 
-def _has_train_loop(runner: Any) -> bool:
-    """Whether the runner has a built training loop (test-only runners have none)."""
+def _train_loop(runner: Any) -> Any:
+    """The runner's built training loop, or None (test-only runners have none)."""
     loop = getattr(runner, "_train_loop", None)
     if loop is None:
         try:
             loop = getattr(runner, "train_loop", None)
         except (RuntimeError, AttributeError, KeyError):
-            return False
-    return loop is not None and not isinstance(loop, dict)
+            return None
+    return None if isinstance(loop, dict) else loop
+
+
+def _has_train_loop(runner: Any) -> bool:
+    """Whether the runner has a built training loop (test-only runners have none)."""
+    return _train_loop(runner) is not None

@@ -52,12 +52,13 @@ def build_hook(hook: Hook | dict, priority: int | str | Any = None) -> Hook:
         TypeError: ``hook`` is neither, or it defines a method named like a stage that is
             not one (a typo such as ``after_train_iterr``).
     """
+    from torchrig.config.lazy import resolve_lazy
     from torchrig.hooks import Hook
     from torchrig.hooks.hook import check_hook_stages
     from torchrig.registry import HOOKS
 
     if isinstance(hook, dict):
-        cfg = dict(hook)
+        cfg = dict(resolve_lazy(hook))
         priority = cfg.pop("priority", priority)
         hook = HOOKS.build(cfg)
     if not isinstance(hook, Hook):
