@@ -16,6 +16,7 @@ Prints ``DOWNSTREAM OK`` and the times of each step; exits non-zero at the first
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import subprocess
@@ -102,6 +103,7 @@ def main() -> None:
     print(_run("names", [sys.executable, str(missing)], work, times).strip().splitlines()[-1])
     _run("imports", [sys.executable, "-c", "import torchrig; " + IMPORTS], work, times)
 
+    importlib.import_module("torchrig")  # with TORCHRIG_MMENGINE_ALIAS=1: the alias is on
     import mmpretrain
 
     mim = Path(mmpretrain.__file__).parent / ".mim"
