@@ -6,6 +6,7 @@ MMEngine's ``mmengine.runner`` names: ``from mmengine.runner import Runner`` bec
 
 from __future__ import annotations
 
+from torchrig.runner._stop import TrainingStopped
 from torchrig.runner.amp import autocast
 from torchrig.runner.base_loop import BaseLoop
 from torchrig.runner.checkpoint import (
@@ -32,6 +33,7 @@ __all__ = [
     "Priority",
     "Runner",
     "TestLoop",
+    "TrainingStopped",
     "ValLoop",
     "autocast",
     "find_latest_checkpoint",
