@@ -68,6 +68,8 @@ class DropoutNet(BaseModel):
 class PointsAccuracy(BaseMetric):
     """The share of points classified right."""
 
+    default_prefix = "points"
+
     def process(self, data_batch: Any, data_samples: list[dict]) -> None:
         self.results.extend(float(s["pred"] == s["label"]) for s in data_samples)
 

@@ -94,16 +94,16 @@ class CheckpointMethods:
             return latest, _load_checkpoint(latest, map_location="cpu")
         except CheckpointError as err:
             error = err
-        bad = [f"{latest} ({error})"]
+        bad = [str(error)]  # each error names its file
         for candidate in _older_checkpoints(latest, self._work_dir):
             try:
                 checkpoint = _load_checkpoint(candidate, map_location="cpu")
             except CheckpointError as err:
-                bad.append(f"{candidate} ({err})")
+                bad.append(str(err))
                 continue
             self.logger.warning(
-                f"resuming from {candidate}, the newest intact checkpoint: the newer one(s) "
-                f"cannot be loaded and are left in place: {'; '.join(bad)}"
+                f"resuming from {candidate}, the newest intact checkpoint; newer ones cannot "
+                f"be loaded and are left in place: {'; '.join(bad)}"
             )
             return candidate, checkpoint
         raise CheckpointError(
