@@ -6,7 +6,8 @@
 MODE is ``epoch`` (3 epochs of 10 iterations, validation after each) or ``iter`` (30
 iterations, validation every 5). Every iteration's loss is appended to
 ``WORK_DIR/losses.txt`` as ``<iter> <float.hex>``. With ``--pause-at N`` the run writes
-``WORK_DIR/paused`` and waits there to be killed: after training iteration N
+``WORK_DIR/paused`` and waits there (until ``WORK_DIR/go`` exists) to be killed or
+signalled: after training iteration N
 (``--pause-in train``), in the first validation after it (``val``), or in the first
 checkpoint save after it (``save``).
 """
@@ -92,7 +93,10 @@ class RecordLoss(Hook):
         if self.pause_at and phase == self.pause_in and iteration >= self.pause_at:
             with open(os.path.join(runner.work_dir, "paused"), "w") as stream:
                 stream.write(f"{phase} {iteration}")
-            time.sleep(120)
+            go = os.path.join(runner.work_dir, "go")
+            deadline = time.monotonic() + 120
+            while not os.path.exists(go) and time.monotonic() < deadline:
+                time.sleep(0.01)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         with open(self.path, "a") as stream:
