@@ -4,6 +4,7 @@ and `--resume` ends with the losses and weights of an uninterrupted run."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -104,3 +105,19 @@ def test_sigterm_mid_epoch_checkpoints_closes_wandb_and_resumes_exactly(tmp_path
     got = torch.load(stopped / "epoch_1.pth", weights_only=True)["state_dict"]
     assert expected.keys() == got.keys()
     assert all(torch.equal(value, got[key]) for key, value in expected.items())
+
+
+def test_a_signal_on_one_rank_stops_every_rank_at_the_same_iteration(tmp_path):
+    from tests.test_distributed.test_two_processes import _torchrun
+
+    script = Path(__file__).with_name("_stop_two_ranks.py")
+    code, output = _torchrun(str(script), str(tmp_path), cwd=tmp_path)
+    assert code != 0, output[-4000:]  # the workers exited with 143: torchrun reports failure
+    records = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [r["iteration"] for r in records] == [4, 4], output[-4000:]
+    assert [r["code"] for r in records] == [143, 143]
+    assert (
+        records[0]["checkpoint"] == str(tmp_path / "iter_4.pth")
+        and records[1]["checkpoint"] is None
+    )
+    assert torch.load(tmp_path / "iter_4.pth", weights_only=True)["meta"]["iter"] == 4
