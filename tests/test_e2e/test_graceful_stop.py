@@ -83,6 +83,7 @@ def test_sigterm_mid_epoch_checkpoints_closes_wandb_and_resumes_exactly(tmp_path
     output = Path(f"{stopped}.out").read_text()
     assert code == 143, output[-3000:]
     assert "SIGTERM received: stopping after iteration 20" in output
+    assert "torchrig train: training stopped by SIGTERM at iteration 20; resume from" in output
 
     checkpoint = stopped / f"iter_{STOP_AT}.pth"
     assert (stopped / "last_checkpoint").read_text() == str(checkpoint)
