@@ -203,3 +203,20 @@ def test_sigusr1_outside_slurm_is_not_handled(tmp_path, monkeypatch):
     with stop.installed():
         assert signal.getsignal(signal.SIGUSR1) is not stop._handle
         assert signal.getsignal(signal.SIGTERM) == stop._handle
+
+
+def test_a_second_sigterm_kills_at_once():
+    import subprocess
+
+    script = (
+        "import os, signal, time\n"
+        "from torchrig.runner._stop import GracefulStop\n"
+        "with GracefulStop().installed() as stop:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    assert stop.received == signal.SIGTERM  # the first one is only recorded\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(30)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    result = subprocess.run([sys.executable, "-c", script], env=env, timeout=120)
+    assert result.returncode == -signal.SIGTERM
