@@ -142,7 +142,9 @@ class GracefulStop:
         active = self.enable and threading.current_thread() is threading.main_thread()
         if active:
             for signum in self._handled_signals():
-                self._previous[signum] = signal.signal(signum, self._handle)
+                previous = signal.signal(signum, self._handle)
+                # None: a handler installed outside Python; the default is what we can restore
+                self._previous[signum] = signal.SIG_DFL if previous is None else previous
         try:
             yield self
         finally:
