@@ -91,8 +91,10 @@ class RecordLoss(Hook):
 
     def _pause(self, runner, phase: str, iteration: int) -> None:
         if self.pause_at and phase == self.pause_in and iteration >= self.pause_at:
-            with open(os.path.join(runner.work_dir, "paused"), "w") as stream:
+            marker = os.path.join(runner.work_dir, "paused")
+            with open(f"{marker}.tmp", "w") as stream:
                 stream.write(f"{phase} {iteration}")
+            os.replace(f"{marker}.tmp", marker)  # whole when it appears: the test reads it
             go = os.path.join(runner.work_dir, "go")
             deadline = time.monotonic() + 120
             while not os.path.exists(go) and time.monotonic() < deadline:
