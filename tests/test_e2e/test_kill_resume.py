@@ -89,7 +89,9 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, weights_only=True)["state_dict"]
 
 
-@pytest.mark.parametrize(("mode", "workers"), [("epoch", 0), ("iter", 2)])
+@pytest.mark.parametrize(
+    ("mode", "workers"), [("epoch", 0), ("epoch", 2), ("iter", 0), ("iter", 2)]
+)
 def test_sigkill_anywhere_then_resume_matches_uninterrupted_run(tmp_path, mode, workers):
     import torch._dynamo  # noqa: F401 - torch.optim imports it on first use; once, here
 
