@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,13 @@ def train(args: argparse.Namespace) -> None:
         randomness["seed"] = args.seed
         cfg.randomness = randomness
     runner = _build_runner(cfg)
-    runner.train()
+    from torchrig.runner import TrainingStopped
+
+    try:
+        runner.train()
+    except TrainingStopped as stop:  # exits with 128 + signal, as a shell reports it
+        print(f"torchrig train: {stop}", file=sys.stderr)
+        raise
     if getattr(runner, "rank", 0) == 0:
         curves = _draw_curves(Path(runner.work_dir))
         print(_summary(runner, curves))

@@ -384,13 +384,41 @@ class CheckpointHook(Hook):
         self._fingerprint = _resume_fingerprint(runner)
         if not _is_main_process():
             return
-        os.makedirs(str(runner.work_dir), exist_ok=True)
-        _atomic_write(self.last_ckpt.encode(), osp.join(str(runner.work_dir), "last_checkpoint"))
+        self._write_last_checkpoint(runner)
         # Old checkpoints go only once the new one is safely written.
         for old_step in expired:
             self._remove(self._regular_path(old_step))
         if not resave:
             self._log_to_trackers(runner, self.last_ckpt, ("latest",), meta)
+
+    def _write_last_checkpoint(self, runner: Runner) -> None:
+        """Names ``last_ckpt`` in ``<work_dir>/last_checkpoint`` (what ``resume=True`` reads)."""
+        os.makedirs(str(runner.work_dir), exist_ok=True)
+        _atomic_write(
+            str(self.last_ckpt).encode(), osp.join(str(runner.work_dir), "last_checkpoint")
+        )
+
+    def save_at_stop(self, runner: Runner) -> str | None:
+        """Saves a checkpoint between two iterations, for a graceful stop (SIGTERM, ...).
+
+        It is ``iter_<n>.pth`` (n: completed iterations): a regular checkpoint when
+        iterations are counted, else one beside the epoch checkpoints that
+        ``max_keep_ckpts`` leaves alone. It becomes ``last_checkpoint``.
+
+        Returns:
+            Its path (None on ranks other than 0).
+        """
+        meta = dict(epoch=runner.epoch, iter=runner.iter)
+        if not self.by_epoch:
+            self._save_regular(runner, runner.iter, meta)
+        else:
+            filename = f"iter_{runner.iter}.pth"
+            self.last_ckpt = osp.join(self.out_dir, filename)
+            runner.message_hub.update_info("last_ckpt", self.last_ckpt)
+            self._call_save(runner, filename, regular=True, meta=meta)
+            if _is_main_process():
+                self._write_last_checkpoint(runner)
+        return self.last_ckpt if _is_main_process() else None
 
     @staticmethod
     def _log_to_trackers(runner: Runner, path: str, aliases: tuple, metadata: dict) -> None:

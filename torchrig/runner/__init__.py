@@ -7,6 +7,7 @@ MMEngine's ``mmengine.runner`` names: ``from mmengine.runner import Runner`` bec
 from __future__ import annotations
 
 from torchrig.runner._flexible_runner import FlexibleRunner
+from torchrig.runner._stop import TrainingStopped
 from torchrig.runner.activation_checkpointing import turn_on_activation_checkpointing
 from torchrig.runner.amp import autocast
 from torchrig.runner.base_loop import BaseLoop
@@ -41,6 +42,7 @@ __all__ = [
     "Priority",
     "Runner",
     "TestLoop",
+    "TrainingStopped",
     "ValLoop",
     "autocast",
     "find_latest_checkpoint",

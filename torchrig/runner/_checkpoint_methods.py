@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import os.path as osp
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,24 @@ if TYPE_CHECKING:
     from torchrig.runner.runner import Runner
 
 __all__ = ["CheckpointMethods"]
+
+_REGULAR_NAME = re.compile(r"(?:epoch|iter)_\d+\.pth")
+
+
+def _older_checkpoints(bad: str, work_dir: str) -> list[str]:
+    """The regular checkpoints (``epoch_<n>.pth``/``iter_<n>.pth``) beside ``bad`` and in
+    ``work_dir``, other than ``bad``, newest first."""
+    found: set[str] = set()
+    for directory in {osp.dirname(osp.abspath(bad)), osp.abspath(work_dir)}:
+        if osp.isdir(directory):
+            found.update(
+                osp.join(directory, name)
+                for name in os.listdir(directory)
+                if _REGULAR_NAME.fullmatch(name)
+            )
+    found.discard(osp.abspath(bad))
+    files = [path for path in found if osp.isfile(path)]
+    return sorted(files, key=lambda path: (osp.getmtime(path), path), reverse=True)
 
 
 class CheckpointMethods:
@@ -52,7 +72,10 @@ class CheckpointMethods:
         path = self._resume_path()
         if path is None:
             return None
-        checkpoint = _load_checkpoint(path, map_location="cpu")
+        if path == self._load_from:
+            checkpoint = self._load_named_checkpoint(path)
+        else:
+            path, checkpoint = self._load_newest_intact(path)
         seed = checkpoint.get("meta", {}).get("seed")
         if seed is not None and seed != self._seed:
             self.set_randomness(**{**self._randomness_cfg, "seed": seed})
@@ -84,6 +107,40 @@ class CheckpointMethods:
             f"resuming from {path}, written in another work dir ({source}): the trackers start "
             f"new runs in {self._work_dir}, continuing at iteration {meta.get('iter')}"
         )
+
+    def _load_named_checkpoint(self: Runner, path: str) -> dict:
+        """Loads the checkpoint named by ``load_from`` (``--resume PATH``): no fallback."""
+        try:
+            return _load_checkpoint(path, map_location="cpu")
+        except CheckpointError as err:
+            raise CheckpointError(
+                f"{err}. It was named to resume from (load_from / --resume PATH), so no other "
+                "checkpoint is tried: name an intact one, or resume without a path "
+                "(resume=True / --resume) to fall back to the newest intact checkpoint"
+            ) from err
+
+    def _load_newest_intact(self: Runner, latest: str) -> tuple[str, dict]:
+        """Loads ``latest``; when it is truncated or corrupt (a disk fault), the newest
+        intact regular checkpoint before it, with a warning naming both. Nothing is deleted."""
+        try:
+            return latest, _load_checkpoint(latest, map_location="cpu")
+        except CheckpointError as err:
+            error = err
+        bad = [str(error)]  # each error names its file
+        for candidate in _older_checkpoints(latest, self._work_dir):
+            try:
+                checkpoint = _load_checkpoint(candidate, map_location="cpu")
+            except CheckpointError as err:
+                bad.append(str(err))
+                continue
+            self.logger.warning(
+                f"resuming from {candidate}, the newest intact checkpoint; newer ones cannot "
+                f"be loaded and are left in place: {'; '.join(bad)}"
+            )
+            return candidate, checkpoint
+        raise CheckpointError(
+            f"no intact checkpoint to resume from in {self._work_dir}: {'; '.join(bad)}"
+        ) from error
 
     def _resume_from(
         self: Runner,

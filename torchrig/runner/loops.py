@@ -200,6 +200,7 @@ class EpochBasedTrainLoop(_TrainLoop):
             self._decide_current_val_interval()
             if self._should_validate(self._epoch, self._max_epochs):
                 self.runner.val_loop.run()
+            self.runner._stop_at_boundary()
         self.runner.call_hook("after_train")
         return self.runner.model
 
@@ -217,6 +218,7 @@ class EpochBasedTrainLoop(_TrainLoop):
         )
         for idx, data_batch in enumerate(_iterate_from(self.dataloader, start), start):
             run_iter(idx, data_batch)
+            self.runner._stop_at_boundary()  # a stop signal ends training here
         self.runner.call_hook("after_train_epoch")
         self._epoch += 1
 
@@ -333,6 +335,7 @@ class IterBasedTrainLoop(_TrainLoop):
             if self._should_validate(self._iter, self._max_iters):
                 self.runner.val_loop.run()
                 self.runner.model.train()
+            self.runner._stop_at_boundary()  # a stop signal ends training here
         self.runner.call_hook("after_train_epoch")
         self.runner.call_hook("after_train")
         return self.runner.model

@@ -26,6 +26,7 @@ from torchrig.runner._build import hooks as _hooks
 from torchrig.runner._build.describe import describe_objects
 from torchrig.runner._builders import BuildMethods
 from torchrig.runner._checkpoint_methods import CheckpointMethods
+from torchrig.runner._stop import GracefulStop, TrainingStopped, _StopRequested
 from torchrig.runner.activation_checkpointing import _turn_on_memory_savers
 from torchrig.runner.base_loop import BaseLoop
 from torchrig.runner.utils import set_random_seed
@@ -80,7 +81,8 @@ class Runner(BuildMethods, CheckpointMethods):
         resume: Resume training: from ``load_from`` when given, else from the latest
             checkpoint in ``work_dir``.
         launcher: ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
-        env_cfg: ``cudnn_benchmark``, ``mp_cfg`` and ``dist_cfg``.
+        env_cfg: ``cudnn_benchmark``, ``mp_cfg``, ``dist_cfg`` and ``graceful_stop`` (what
+            SIGTERM/SIGINT/SIGUSR1 do: see ``torchrig.runner._stop.GracefulStop``).
         log_processor: The ``LogProcessor`` or its config.
         log_level: The logger's level.
         visualizer: A ``Visualizer``, its config, or None for one writing local files.
@@ -133,6 +135,7 @@ class Runner(BuildMethods, CheckpointMethods):
         self._fallback_position = (0, 0)  # (epoch, iter) of loaded weights, without a train loop
 
         env_cfg = dict(dist_cfg=dict(backend="nccl")) if env_cfg is None else env_cfg
+        self._graceful_stop = GracefulStop.from_env_cfg(env_cfg)
         self._launcher = launcher
         self._distributed = launcher != "none"
         self._rank, self._world_size = _env.setup_env(env_cfg, launcher, self._distributed)
@@ -513,9 +516,18 @@ class Runner(BuildMethods, CheckpointMethods):
             )
             _turn_on_memory_savers(self._unwrapped_model, self.cfg, self.logger)
             self._maybe_compile("train_step")
-            model = loop.run()
+            with self._graceful_stop.installed():
+                try:
+                    model = loop.run()
+                except _StopRequested as request:
+                    raise self._graceful_stop.stop(self, request.signum) from None
             self.call_hook("after_run")
         return model
+
+    def _stop_at_boundary(self) -> None:
+        """The train loops call this between iterations: when a stop signal reached any
+        rank, training leaves the loop here (see ``runner/_stop.py``)."""
+        self._graceful_stop.check(self._distributed)
 
     def _build_training_parts(self) -> BaseLoop:
         """Builds, in MMEngine's order and before any hook runs, what training needs: the
@@ -601,6 +613,8 @@ class Runner(BuildMethods, CheckpointMethods):
         finished with a non-zero exit code, then the error propagates."""
         try:
             yield
+        except TrainingStopped:
+            raise  # a graceful stop saved a checkpoint and closed the trackers itself
         except BaseException as error:
             try:
                 self.call_hook("on_exception", exception=error)
