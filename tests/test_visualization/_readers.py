@@ -7,6 +7,7 @@ import glob
 import json
 import os.path as osp
 import struct
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ __all__ = [
     "WandbRun",
     "read_local_scalars",
     "read_mlflow_run",
+    "read_finished_wandb_run",
     "read_tensorboard",
     "read_wandb_run",
     "wandb_run_files",
@@ -123,6 +125,17 @@ def read_wandb_run(path: str) -> WandbRun:
         elif kind == "exit":
             run.exit_code = record.exit.exit_code
     return run
+
+
+def read_finished_wandb_run(path: str, timeout: float = 60.0) -> WandbRun:
+    """:func:`read_wandb_run` once W&B's service has written the run's exit record
+    (``Run.finish()`` returns before it has), or what the file holds after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = read_wandb_run(path) if osp.exists(path) else WandbRun(path)
+        if run.exit_code is not None or time.monotonic() > deadline:
+            return run
+        time.sleep(0.1)
 
 
 def wandb_run_files(save_dir: str, run_id: str | None = None) -> list[str]:

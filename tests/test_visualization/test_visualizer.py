@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from tests.test_visualization._readers import (
+    read_finished_wandb_run,
     read_local_scalars,
-    read_wandb_run,
     wandb_run_files,
 )
 from torchrig.registry import VISBACKENDS
@@ -64,7 +64,7 @@ def test_seed_example_get_instance_writes_readable_offline_run(wandb_offline):
     visualizer.close()
 
     (run_file,) = wandb_run_files(save_dir + "/vis_data")
-    run = read_wandb_run(run_file)
+    run = read_finished_wandb_run(run_file)
     assert run.steps == list(range(1, 21))
     assert run.history[9]["accuracy"] == 0.5 and run.history[9]["loss"] == 0.1
     assert run.history[19]["accuracy"] == 1.0
@@ -139,6 +139,7 @@ def _raising_wandb() -> types.ModuleType:
         raise ConnectionError("wandb is down")
 
     module.__getattr__ = lambda name: fail  # type: ignore[method-assign]
+    module.run = None  # no run of the user's to join
     return module
 
 
@@ -164,9 +165,8 @@ def test_a_failing_tracker_is_reported_once_and_training_goes_on(tmp_path, monke
 
 
 def test_other_ranks_get_do_nothing_backends(tmp_path, monkeypatch):
-    import torchrig.visualization.visualizer as module
-
-    monkeypatch.setattr(module, "_rank", lambda: 1)
+    # Before the process group exists, torchrun's RANK says which process this is.
+    monkeypatch.setenv("RANK", "1")
     visualizer = Visualizer(
         vis_backends=[dict(type="LocalVisBackend"), dict(type="WandbVisBackend")],
         save_dir=str(tmp_path),

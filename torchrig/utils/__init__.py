@@ -2,7 +2,6 @@
 
 from torchrig.utils.manager import ManagerMeta, ManagerMixin
 from torchrig.utils.misc import (
-    HeldSources,
     digit_version,
     import_modules_from_strings,
     is_list_of,
@@ -13,7 +12,6 @@ from torchrig.utils.misc import (
 )
 
 __all__ = [
-    "HeldSources",
     "ManagerMeta",
     "ManagerMixin",
     "digit_version",
