@@ -183,3 +183,72 @@ def test_registered_in_the_registries():
     assert VISBACKENDS.get("LocalVisBackend") is LocalVisBackend
     built = VISBACKENDS.build(dict(type="LocalVisBackend", save_dir="x"))
     assert isinstance(built, LocalVisBackend)
+
+
+def test_backend_subclasses_are_called_through_their_own_methods(wandb_offline):
+    tmp_path = wandb_offline
+    # As MMEngine backends do: a subclass overrides add_scalars, add_scalar, add_image or
+    # add_config (and need not call the parent's).
+    calls = []
+
+    class Mine(LocalVisBackend):
+        def add_config(self, config, **kwargs):
+            calls.append(("config", dict(config)))
+
+        def add_scalar(self, name, value, step=0, **kwargs):
+            calls.append(("scalar", name, step))
+
+        def add_scalars(self, scalar_dict, step=0, file_path=None, **kwargs):
+            calls.append(("scalars", dict(scalar_dict), step))
+            super().add_scalars(scalar_dict, step=step, file_path=file_path, **kwargs)
+
+        def add_image(self, name, image, step=0, **kwargs):
+            calls.append(("image", name, image.shape, step))
+
+    class MyWandb(WandbVisBackend):  # called on the logging thread: the same rule holds
+        def add_scalars(self, scalar_dict, step=0, file_path=None, **kwargs):
+            calls.append(("wandb", step))
+
+    visualizer = Visualizer(
+        vis_backends=[Mine(str(tmp_path / "mine")), MyWandb(str(tmp_path / "w"))],
+        save_dir=str(tmp_path),
+    )
+    visualizer.add_scalars({"loss": 1.0}, step=1)
+    visualizer.add_scalars({"loss": 0.5}, step=2)
+    visualizer.add_scalar("lr", 0.1, step=2)
+    visualizer.add_image("x", np.zeros((2, 3, 3), np.uint8), step=2)
+    visualizer.add_config({"a": 1})
+    visualizer.close()
+    mine = [call for call in calls if call[0] != "wandb"]
+    assert mine[:4] == [
+        ("scalars", {"loss": 1.0}, 1),
+        ("scalars", {"loss": 0.5}, 2),
+        ("scalar", "lr", 2),
+        ("image", "x", (2, 3, 3), 2),
+    ]
+    assert mine[4][0] == "config" and mine[4][1] == {"a": 1}
+    # (W&B's add_scalar goes through add_scalars)
+    assert [call for call in calls if call[0] == "wandb"] == [("wandb", s) for s in (1, 2, 2)]
+    assert [row["step"] for row in read_local_scalars(str(tmp_path / "mine" / "scalars.json"))] == [
+        1,
+        2,
+    ]
+
+
+def test_pause_keeps_runs_open_and_close_finishes_them(wandb_offline):
+    # LoggerHook.after_run pauses: runner.test() after runner.train() continues the same run
+    # (one run directory); close() finishes it.
+    import wandb
+
+    save_dir = str(wandb_offline / "p")
+    visualizer = Visualizer(vis_backends=dict(type="WandbVisBackend"), save_dir=save_dir)
+    visualizer.add_scalars({"loss": 1.0}, step=1)
+    visualizer.pause()
+    run = visualizer.get_backend("WandbVisBackend").experiment
+    assert wandb.run is run
+    visualizer.add_scalars({"test/accuracy": 0.9}, step=1)
+    visualizer.close()
+    assert wandb.run is None
+    (run_file,) = wandb_run_files(save_dir + "/vis_data")
+    history = read_finished_wandb_run(run_file).history
+    assert history[0]["loss"] == 1.0 and history[0]["test/accuracy"] == 0.9
