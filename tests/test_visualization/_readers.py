@@ -39,8 +39,13 @@ class WandbRun:
 
     @property
     def steps(self) -> list[int]:
-        """The ``_step`` of each history row, in file order."""
+        """The ``_step`` of each history row, in file order (W&B's row counter)."""
         return [row["_step"] for row in self.history]
+
+    @property
+    def iters(self) -> list[int | None]:
+        """The ``iter`` of each history row (torchrig's x-axis), in file order."""
+        return [row.get("iter") for row in self.history]
 
 
 def _records(path: str) -> list[bytes]:

@@ -16,17 +16,19 @@ from tests.test_visualization._readers import (
     wandb_run_files,
 )
 from torchrig.visualization import Visualizer, WandbVisBackend
-from torchrig.visualization._wandb_store import Journal, history_steps, read_journal
+from torchrig.visualization._wandb_store import Journal, history_rows, read_journal
 
 _CRASH_SCRIPT = os.path.join(os.path.dirname(__file__), "_crash_run.py")
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _all_steps(save_dirs: list[str], run_id: str) -> list[int]:
+def _all_steps(save_dirs: list[str], run_id: str, key: str = "loss") -> list[int]:
+    """The ``iter`` of every row holding ``key`` in the run files of ``run_id``."""
     steps: list[int] = []
     for save_dir in save_dirs:
         for path in wandb_run_files(save_dir, run_id):
-            steps.extend(read_finished_wandb_run(path, timeout=10).steps)
+            rows = read_finished_wandb_run(path, timeout=10).history
+            steps.extend(row["iter"] for row in rows if key in row)
     return sorted(steps)
 
 
@@ -56,9 +58,9 @@ def test_steps_images_summary_checkpoints_and_config_from_objects(wandb_offline)
 
     (path,) = wandb_run_files(save_dir, run_id)
     run = read_finished_wandb_run(path)
-    assert run.steps == [5, 10, 15]
-    assert [row["val/mIoU"] for row in run.history] == [0.05, 0.1, 0.15]
-    assert [row["iter"] for row in run.history] == [5, 10, 15]  # every metric's x-axis
+    assert run.iters == [5, 5, 10, 10, 15, 15, 15]  # every metric's x-axis
+    assert [row["val/mIoU"] for row in run.history if "val/mIoU" in row] == [0.05, 0.1, 0.15]
+    assert [row["loss"] for row in run.history if "loss" in row] == [0.2, 0.1, 1.0 / 15]
     assert run.history[-1]["pred/_type"] == "image-file"
     assert run.summary["val/mIoU"] == {"max": 0.15}
     assert run.config["model"]["type"] == "torch.nn.modules.linear.Linear"
@@ -99,9 +101,9 @@ def test_resume_continues_the_same_run_and_close_reopens(wandb_offline):
 
     run_id = state["backends"]["WandbVisBackend"]["run_id"]
     assert second.get_backend("WandbVisBackend").state_dict()["run_id"] == run_id
-    assert _all_steps([first_dir + "/vis_data", second_dir + "/vis_data"], run_id) == list(
-        range(1, 21)
-    ) + [20]
+    dirs = [first_dir + "/vis_data", second_dir + "/vis_data"]
+    assert _all_steps(dirs, run_id) == list(range(1, 21))
+    assert _all_steps(dirs, run_id, "test/accuracy") == [20]
     files = wandb_run_files(second_dir + "/vis_data", run_id)
     assert any(row.get("test/accuracy") == 0.9 for f in files for row in read_wandb_run(f).history)
 
@@ -141,13 +143,15 @@ def test_history_steps_stops_at_a_torn_tail(wandb_offline):
     (path,) = wandb_run_files(str(wandb_offline / "t"), run_id)
     read_finished_wandb_run(path)
     data = open(path, "rb").read()
-    assert history_steps([path]) == set(range(1, 301))
+    assert history_rows([path], "iter") == {
+        (it, frozenset(["loss", "iter"])) for it in range(1, 301)
+    }
     torn = wandb_offline / "torn.wandb"
     torn.write_bytes(data[: len(data) // 2])
-    partial = history_steps([str(torn)])
+    partial = {it for it, _ in history_rows([str(torn)], "iter")}
     assert partial and partial == set(range(1, max(partial) + 1)) and max(partial) < 300
     torn.write_bytes(data[:7])
-    assert history_steps([str(torn), str(wandb_offline / "missing.wandb")]) == set()
+    assert history_rows([str(torn), str(wandb_offline / "missing.wandb")], "iter") == set()
 
 
 def test_journal_segments_survive_a_torn_line(tmp_path):
@@ -208,8 +212,8 @@ def test_the_users_wandb_log_lands_in_the_current_row_and_drops_nothing(wandb_of
     loss_iters = [row["iter"] for row in rows if "loss" in row]
     assert loss_iters == list(range(1, 31))  # none of torchrig's rows dropped
     for row in rows:
-        if "user/grad_norm" in row:
-            assert row["loss"] == 1.0 / row["user/grad_norm"]  # beside torchrig's values
+        if "user/grad_norm" in row:  # at the iteration of torchrig's last row
+            assert row["iter"] == row["user/grad_norm"]
     assert sum("user/grad_norm" in row for row in rows) == 30
     assert sum("user/extra" in row for row in rows) == 15
 
