@@ -305,3 +305,30 @@ def test_resume_reads_a_killed_runs_file_only_once_its_writer_is_done(tmp_path):
     assert time.monotonic() - started >= 0.8  # it waited for the writer to let go
     assert path.read_bytes() == b"headerlast rows"
     assert wait_until_settled([str(tmp_path / "missing.wandb")], timeout=1.0, quiet=0.1)
+
+
+def test_rows_to_resend_falls_back_to_the_public_api_for_unknown_versions(tmp_path, monkeypatch):
+    # With a W&B version the run-file reader is not tested with (or a file whose header it
+    # does not know), the rows after the last ``iter`` the resumed run's summary reports are
+    # re-sent: W&B's public API, no file read.
+    import types
+
+    from torchrig.visualization import _wandb_store as store
+
+    journal = Journal(str(tmp_path / "j.jsonl"))
+    for it in range(1, 6):
+        journal.append(it, {"loss": 1.0 / it, "iter": it})
+    journal.close()
+    run_file = tmp_path / "run-x.wandb"
+    run_file.write_bytes(b":W&B\xe1\xbe\x00")  # W&B's header: readable, and holds no row
+    state = {"segments": [{"journal": journal.path, "start": 0, "entries": 5}]}
+    state["segments"][0]["run_file"] = str(run_file)
+    resumed = types.SimpleNamespace(summary={"iter": 3})
+    assert store.readable([str(run_file)])
+    assert [s for s, _ in store.rows_to_resend(state, resumed, "iter")] == [1, 2, 3, 4, 5]
+    monkeypatch.setattr(store, "_READ_VERSIONS", ((0, 0, 1), (0, 0, 2)))
+    assert not store.readable([str(run_file)])
+    assert [s for s, _ in store.rows_to_resend(state, resumed, "iter")] == [4, 5]
+    run_file.write_bytes(b":W&B\xe1\xbe\x01")  # a format version it does not know
+    monkeypatch.undo()
+    assert not store.readable([str(run_file)])
