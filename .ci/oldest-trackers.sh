@@ -15,12 +15,15 @@ for spec in extras:
         print(f"{match[1]}=={match[2]}")
 PY
 )
-echo "+ oldest declared trackers: $(echo $pins)"
+# The libraries of their time that they need and do not bound from above: mlflow 2.10 imports
+# names SQLAlchemy 2.1 removed.
+era="sqlalchemy<2.1"
+echo "+ oldest declared trackers: $(echo $pins) ($era)"
 python -m venv --system-site-packages "$venv"
-"$venv/bin/pip" install -q $pins
+"$venv/bin/pip" install -q $pins "$era"
 "$venv/bin/python" - <<'PY'
 from importlib.metadata import version
-print("+ testing with", ", ".join(f"{n} {version(n)}" for n in ("wandb", "tensorboard", "mlflow")))
+print("+ testing with", ", ".join(f"{n} {version(n)}" for n in ("wandb", "tensorboard", "mlflow", "sqlalchemy")))
 PY
 WANDB_MODE=offline PYTHONPATH="$PWD" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
   tests/test_visualization tests/test_e2e/test_wandb_kill_resume.py \

@@ -36,6 +36,7 @@ class WandbRun:
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     exit_code: int | None = None
     resumed: bool = False
+    output: str = ""  # the console output W&B captured (its Logs tab after ``wandb sync``)
 
     @property
     def steps(self) -> list[int]:
@@ -129,6 +130,8 @@ def read_wandb_run(path: str) -> WandbRun:
             run.artifacts.append({"name": art.name, "type": art.type, "aliases": list(art.aliases)})
         elif kind == "exit":
             run.exit_code = record.exit.exit_code
+        elif kind in ("output", "output_raw"):
+            run.output += getattr(record, kind).line
     return run
 
 
@@ -137,7 +140,8 @@ def read_finished_wandb_run(path: str, timeout: float = 60.0) -> WandbRun:
     (``Run.finish()`` returns before it has), or what the file holds after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
-        run = read_wandb_run(path) if osp.exists(path) else WandbRun(path)
+        ready = osp.exists(path) and osp.getsize(path) >= 7  # W&B writes the header late
+        run = read_wandb_run(path) if ready else WandbRun(path)
         if run.exit_code is not None or time.monotonic() > deadline:
             return run
         time.sleep(0.1)

@@ -262,8 +262,7 @@ def test_console_is_captured_and_log_files_are_saved_live(wandb_offline):
     assert "20260101_000000.log" in run.files
     with open(os.path.join(run_dir, "20260101_000000.log"), encoding="utf-8") as f:
         assert f.read() == "first line\nsecond line\n"
-    with open(os.path.join(run_dir, "output.log"), encoding="utf-8") as f:
-        assert "a line on stdout" in f.read()  # W&B's Logs tab
+    assert "a line on stdout" in run.output  # W&B's Logs tab
 
 
 def test_console_capture_off_by_w_and_bs_own_switch(wandb_offline):
@@ -277,7 +276,8 @@ def test_console_capture_off_by_w_and_bs_own_switch(wandb_offline):
     assert quiet.experiment.settings.console == "off"
     print("not captured")
     quiet.add_scalars({"loss": 1.0}, step=1)
-    assert "other.log" not in _run_of(quiet, save_dir).files
+    run = _run_of(quiet, save_dir)
+    assert "other.log" not in run.files and "not captured" not in run.output
     output = os.path.join(run_dir, "output.log")
     assert not os.path.exists(output) or "not captured" not in open(output).read()
 
