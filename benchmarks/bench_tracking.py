@@ -50,6 +50,11 @@ def _now() -> float:
     return time.perf_counter()
 
 
+def _wall(mark: float | tuple[float, float]) -> float:
+    """A mark's wall-clock time (``bench_engine``'s marks are ``(wall, cpu)``)."""
+    return mark[0] if isinstance(mark, tuple) else mark
+
+
 def raw_loop(net: Any, dataset: Any, epochs: int, marks: dict, log: str) -> None:
     """The hand-written loop: ``log`` is ``'lines'`` (a logged line every 50 iterations) or
     ``'wandb'`` (``Run.log`` with the LoggerHook's values and a printed line every iteration,
@@ -136,7 +141,8 @@ def child(case: str, rounds: int, epochs: int) -> None:
                     raw_loop(MLP(), dataset, epochs, marks, CASES[case][2])
                 else:
                     runner_loop(MLP(), dataset, epochs, marks, case)
-                times[side].append((marks["end"] - marks["epoch_1"]) / counted)
+                start, end = (_wall(marks[key]) for key in ("epoch_1", "end"))
+                times[side].append((end - start) / counted)
     print("RESULT " + json.dumps(times), flush=True)
 
 
