@@ -62,9 +62,7 @@ def test_scalars_images_config_and_artifacts(tmp_path, offline_clearml):
     log_dir = tmp_path / "20260101_000000"
     (log_dir / "vis_data").mkdir(parents=True)
     (log_dir / "config.py").write_text("lr = 0.1\n")
-    backend = ClearMLVisBackend(
-        str(log_dir / "vis_data"), init_kwargs=_QUICK
-    )
+    backend = ClearMLVisBackend(str(log_dir / "vis_data"), init_kwargs=_QUICK)
     backend.add_config({"optim": {"lr": 0.1}}, env={"python": "3.11"})
     for it in (1, 2, 3):
         backend.add_scalars({"loss": 1.0 / it, "note": "not a number"}, step=it)
