@@ -208,7 +208,9 @@ def test_the_users_wandb_log_lands_in_the_current_row_and_drops_nothing(wandb_of
                 wandb.log({"user/extra": extra})
     wandb.summary["user/best"] = 7
     wandb.config.update({"user_param": 3})
-    rows = _run_of(backend, save_dir).history
+    run = _run_of(backend, save_dir)
+    assert run.summary["user/best"] == 7 and run.config["user_param"] == 3
+    rows = run.history
     loss_iters = [row["iter"] for row in rows if "loss" in row]
     assert loss_iters == list(range(1, 31))  # none of torchrig's rows dropped
     for row in rows:
