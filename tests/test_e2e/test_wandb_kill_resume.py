@@ -63,6 +63,14 @@ def test_sigkilled_wandb_run_resumes_the_same_run_without_losing_steps(tmp_path)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert (work_dir / "iter_40.pth").exists() and not (work_dir / "iter_60.pth").exists()
 
+    # The killed run's W&B files hold its log up to the kill (saved live; iteration 49 was
+    # the last one logged: the kill came in iteration 50's hooks, before the LoggerHook).
+    (killed_dir,) = work_dir.rglob("offline-run-*")
+    logs = [p for p in (killed_dir / "files").rglob("*.log") if p.name != "output.log"]
+    assert len(logs) == 1 and "Epoch(train) [2][ 4/45]" in logs[0].read_text()
+    # (W&B's own output.log, its Logs tab, is written by its service in batches: a SIGKILL
+    # loses what it had not written yet. The log file above is what holds every line.)
+
     resumed = _train(script, 0, work_dir)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
@@ -74,11 +82,9 @@ def test_sigkilled_wandb_run_resumes_the_same_run_without_losing_steps(tmp_path)
     # A killed run's file may hold nothing at all (W&B buffers); those that hold a run agree.
     assert len({run.run_id for run in runs if run.run_id is not None}) == 1
     loss_steps = Counter(
-        row["_step"] for run in runs for row in run.history if "loss" in row and "_step" in row
+        row["iter"] for run in runs for row in run.history if "loss" in row and "iter" in row
     )
     assert all(loss_steps[step] == 1 for step in range(1, 41)), loss_steps
     assert set(loss_steps) >= set(range(1, 91))  # nothing after the checkpoint is missing
-    val_steps = sorted(
-        row["_step"] for run in runs for row in run.history if "accuracy/top1" in row
-    )
+    val_steps = sorted(row["iter"] for run in runs for row in run.history if "accuracy/top1" in row)
     assert {45, 90} <= set(val_steps)

@@ -115,10 +115,8 @@ def test_resume_restores_best_checkpoints_and_early_stopping(tmp_path):
     assert "best_seq_score_epoch_2.pth" not in _pth(tmp_path)  # 0.4 was pushed out by 0.45
 
 
-@pytest.mark.parametrize("flush_interval", [0, 60])
-def test_iteration_lines_reach_the_log_file_in_order(tmp_path, flush_interval):
-    # Held iteration lines (flush_interval > 0) are written at the end of each epoch at the
-    # latest, before the lines that follow, and each line at once with flush_interval=0.
+def test_iteration_lines_reach_the_log_file_in_order(tmp_path):
+    # Each iteration's line is in the log file when the LoggerHook has run.
     from torchrig.hooks import Hook, LoggerHook
 
     seen: list[int] = []
@@ -136,9 +134,7 @@ def test_iteration_lines_reach_the_log_file_in_order(tmp_path, flush_interval):
         train_dataloader=DataLoader(testing.ToyDataset(), batch_size=3),
         optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1)),
         train_cfg=dict(by_epoch=True, max_epochs=2),
-        default_hooks=dict(
-            checkpoint=None, logger=LoggerHook(interval=1, flush_interval=flush_interval)
-        ),
+        default_hooks=dict(checkpoint=None, logger=LoggerHook(interval=1)),
         custom_hooks=[ReadLog()],
         experiment_name=f"lines_{uuid.uuid4().hex[:8]}",
     )
@@ -147,15 +143,10 @@ def test_iteration_lines_reach_the_log_file_in_order(tmp_path, flush_interval):
     with open(runner.logger.log_file, encoding="utf-8") as f:
         places = re.findall(r"Epoch\(train\)\s*\[(\d+)\]\[\s*(\d+)/", f.read())
     assert places == [(str(e), str(i)) for e in (1, 2) for i in range(1, per_epoch + 1)]
-    if flush_interval == 0:
-        assert seen == list(range(1, 2 * per_epoch + 1))
-    else:  # held within each epoch; the first epoch's all written by the second's first line
-        assert seen[0] == 0 and seen[per_epoch - 1] < per_epoch <= seen[per_epoch]
-    with pytest.raises(ValueError, match="flush_interval"):
-        LoggerHook(flush_interval=-1)
+    assert seen == list(range(1, 2 * per_epoch + 1))
 
 
-def _lines_runner(tmp_path, hooks, flush_interval=60.0, max_epochs=2):
+def _lines_runner(tmp_path, hooks, max_epochs=2):
     from torchrig.hooks import LoggerHook
 
     return runner_module.Runner(
@@ -164,16 +155,10 @@ def _lines_runner(tmp_path, hooks, flush_interval=60.0, max_epochs=2):
         train_dataloader=DataLoader(testing.ToyDataset(), batch_size=2),
         optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1)),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
-        default_hooks=dict(
-            checkpoint=None, logger=LoggerHook(interval=1, flush_interval=flush_interval)
-        ),
+        default_hooks=dict(checkpoint=None, logger=LoggerHook(interval=1)),
         custom_hooks=hooks,
-        experiment_name=f"held_{uuid.uuid4().hex[:8]}",
+        experiment_name=f"lines_{uuid.uuid4().hex[:8]}",
     )
-
-
-def _logger_hook(runner):
-    return next(hook for hook in runner._hooks if type(hook).__name__ == "LoggerHook")
 
 
 def _train_lines(log_file) -> list[str]:
@@ -187,33 +172,7 @@ def _scalar_rows(runner) -> list[dict]:
         return [json.loads(line) for line in f]
 
 
-def test_held_iterations_log_what_was_logged_at_once(tmp_path):
-    # Fast iterations are held and their lines and rows made later, in one go: they must be
-    # what get_log_after_iter gave at the iteration itself (read by a hook right after).
-    from torchrig.hooks import Hook
-
-    eager, held = [], []
-
-    class ReadAtOnce(Hook):
-        priority = "LOWEST"
-
-        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
-            tag, line = runner.log_processor.get_log_after_iter(runner, batch_idx, "train")
-            eager.append((tag, line))
-            held.append(len(_logger_hook(runner)._held))
-
-    runner = _lines_runner(tmp_path, [ReadAtOnce()])
-    runner.train()
-    assert _logger_hook(runner)._held == [] and len(eager) == 2 * len(runner.train_dataloader)
-    assert max(held) > 3  # (held, then made together)
-    assert _train_lines(runner.logger.log_file) == [line for _, line in eager]
-    rows = _scalar_rows(runner)
-    # (Equal to rounding: a window longer than the history so far is a running sum at once
-    # and a sum of the slice later, which Python 3.12's sum() compensates.)
-    assert rows == [pytest.approx(dict(tag, step=tag["iter"]), rel=1e-12) for tag, _ in eager]
-
-
-def test_held_iterations_keep_their_place_among_other_lines_and_data(tmp_path):
+def test_iteration_lines_keep_their_place_among_other_lines_and_data(tmp_path):
     from torchrig.hooks import Hook
 
     class Chatty(Hook):
@@ -238,13 +197,12 @@ def test_held_iterations_keep_their_place_among_other_lines_and_data(tmp_path):
     ]
 
 
-def test_a_failing_run_keeps_its_held_iterations(tmp_path):
+def test_a_failing_run_keeps_its_logged_iterations(tmp_path):
     from torchrig.hooks import Hook
 
     class Boom(Hook):
         def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
             if runner.iter + 1 == 5:
-                assert _logger_hook(runner)._held  # iterations 2-4 are held
                 raise RuntimeError("boom")
 
     runner = _lines_runner(tmp_path, [Boom()], max_epochs=1)

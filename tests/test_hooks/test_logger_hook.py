@@ -103,7 +103,7 @@ def test_val_and_test_iterations_are_logged_every_interval(make_runner, loops):
     assert "test 1" in lines and "test 3" in lines and "test 2" not in lines
 
 
-def test_after_run_closes_the_visualizer_and_copies_logs(make_runner, tmp_path):
+def test_after_run_pauses_the_visualizer_and_copies_logs(make_runner, tmp_path):
     hook = LoggerHook(out_dir=str(tmp_path / "remote"), keep_local=False)
     runner = make_runner()
     os.makedirs(os.path.join(runner.log_dir, "vis_data"))
@@ -112,7 +112,8 @@ def test_after_run_closes_the_visualizer_and_copies_logs(make_runner, tmp_path):
             f.write(name)
     hook.before_run(runner)
     hook.after_run(runner)
-    runner.visualizer.close.assert_called_once()
+    runner.visualizer.pause.assert_called_once()  # the runs stay open for a test after it
+    runner.visualizer.close.assert_not_called()
     target = tmp_path / "remote" / "work"
     assert (target / "run.log").read_text() == "run.log"
     assert (target / "vis_data" / "scalars.json").exists()

@@ -196,23 +196,3 @@ def test_windowed_mean_read_after_every_update() -> None:
         expected = _divide(sum(values[start : i + 1]), sum(counts[start : i + 1]))
         got = buf.mean(3)
         assert got == expected or (math.isnan(got) and math.isnan(expected)), (i, got, expected)
-
-
-@pytest.mark.parametrize("max_length", [1000, 7])
-def test_statistics_at_an_earlier_position(max_length) -> None:
-    # mean_at / current_at give what mean / current gave when that many values had been given,
-    # also once the ring has wrapped; None once those values are gone.
-    rng = np.random.default_rng(1)
-    buf = HistoryBuffer(max_length=max_length)
-    seen = []
-    for i in range(30):
-        value = float(rng.normal()) if i % 5 else torch.tensor(float(i))
-        buf.update(value, int(rng.integers(1, 3)))
-        seen.append((buf.updates, buf.mean(4), buf.current()))
-    for position, mean, current in seen:
-        at = buf.mean_at(4, position)
-        if 30 - position + 4 <= max_length:
-            assert at == pytest.approx(mean, rel=1e-12) and buf.current_at(position) == current
-        else:
-            assert at is None
-    assert buf.mean_at(4, 31) is None and buf.current_at(0) is None

@@ -7,6 +7,7 @@ import glob
 import json
 import os.path as osp
 import struct
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ __all__ = [
     "WandbRun",
     "read_local_scalars",
     "read_mlflow_run",
+    "read_finished_wandb_run",
     "read_tensorboard",
     "read_wandb_run",
     "wandb_run_files",
@@ -34,11 +36,17 @@ class WandbRun:
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     exit_code: int | None = None
     resumed: bool = False
+    output: str = ""  # the console output W&B captured (its Logs tab after ``wandb sync``)
 
     @property
     def steps(self) -> list[int]:
-        """The ``_step`` of each history row, in file order."""
+        """The ``_step`` of each history row, in file order (W&B's row counter)."""
         return [row["_step"] for row in self.history]
+
+    @property
+    def iters(self) -> list[int | None]:
+        """The ``iter`` of each history row (torchrig's x-axis), in file order."""
+        return [row.get("iter") for row in self.history]
 
 
 def _records(path: str) -> list[bytes]:
@@ -122,7 +130,21 @@ def read_wandb_run(path: str) -> WandbRun:
             run.artifacts.append({"name": art.name, "type": art.type, "aliases": list(art.aliases)})
         elif kind == "exit":
             run.exit_code = record.exit.exit_code
+        elif kind in ("output", "output_raw"):
+            run.output += getattr(record, kind).line
     return run
+
+
+def read_finished_wandb_run(path: str, timeout: float = 60.0) -> WandbRun:
+    """:func:`read_wandb_run` once W&B's service has written the run's exit record
+    (``Run.finish()`` returns before it has), or what the file holds after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = osp.exists(path) and osp.getsize(path) >= 7  # W&B writes the header late
+        run = read_wandb_run(path) if ready else WandbRun(path)
+        if run.exit_code is not None or time.monotonic() > deadline:
+            return run
+        time.sleep(0.1)
 
 
 def wandb_run_files(save_dir: str, run_id: str | None = None) -> list[str]:

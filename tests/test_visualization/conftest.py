@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 
@@ -15,4 +17,7 @@ def wandb_offline(monkeypatch, tmp_path):
     monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb_cache"))
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb_config"))
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    return tmp_path
+    yield tmp_path
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:  # a global run must not reach the next test
+        wandb.finish()

@@ -43,3 +43,61 @@ def test_metrics_params_artifacts_and_resume(tmp_path):
     assert {"config.py", "environment.json", "images/pred_5.png"} <= set(run["artifacts"])
     assert run["status"] == "FAILED"
     assert (save_dir / "mlartifacts").is_dir()  # artifacts under save_dir, not ./mlruns
+
+
+_UNREACHABLE_SCRIPT = """
+import sys
+from torchrig.runner import Runner
+from torchrig.testing import ToyDataset, ToyModel
+
+work_dir, uri = sys.argv[1], sys.argv[2]
+runner = Runner(
+    model=ToyModel(),
+    work_dir=work_dir,
+    train_dataloader=dict(
+        dataset=ToyDataset(), sampler=dict(type="DefaultSampler", shuffle=False), batch_size=2
+    ),
+    optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.01)),
+    train_cfg=dict(by_epoch=True, max_epochs=2),
+    default_hooks=dict(
+        checkpoint=dict(type="CheckpointHook", interval=1),
+        logger=dict(type="LoggerHook", interval=1),
+    ),
+    visualizer=dict(
+        type="Visualizer",
+        vis_backends=[dict(type="LocalVisBackend"), dict(type="MLflowVisBackend", tracking_uri=uri)],
+        flush_timeout=1.0,
+        close_timeout=1.0,
+    ),
+)
+runner.train()
+print("TRAINED", runner.log_dir)
+"""
+
+
+def test_an_unreachable_tracking_server_does_not_hold_training_up(tmp_path):
+    # MLflow retries a refused connection for minutes; each checkpoint waits for the queues
+    # at most flush_timeout, and the local backend keeps every value.
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    done = subprocess.run(
+        [sys.executable, "-c", _UNREACHABLE_SCRIPT, str(tmp_path), f"http://127.0.0.1:{port}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,  # MLflow's own retries take about 4 minutes
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    log_dir = done.stdout.split("TRAINED ", 1)[1].strip()
+    assert (tmp_path / "epoch_1.pth").exists() and (tmp_path / "epoch_2.pth").exists()
+    with open(os.path.join(log_dir, "vis_data", "scalars.json"), encoding="utf-8") as f:
+        steps = [json.loads(line)["step"] for line in f if '"loss"' in line]
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) >= 2

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from tests.test_visualization._readers import (
+    read_finished_wandb_run,
     read_local_scalars,
-    read_wandb_run,
     wandb_run_files,
 )
 from torchrig.registry import VISBACKENDS
@@ -64,12 +64,14 @@ def test_seed_example_get_instance_writes_readable_offline_run(wandb_offline):
     visualizer.close()
 
     (run_file,) = wandb_run_files(save_dir + "/vis_data")
-    run = read_wandb_run(run_file)
-    assert run.steps == list(range(1, 21))
-    assert run.history[9]["accuracy"] == 0.5 and run.history[9]["loss"] == 0.1
-    assert run.history[19]["accuracy"] == 1.0
-    assert "accuracy" not in run.history[10]
-    assert run.history[19]["sample/_type"] == "image-file"
+    run = read_finished_wandb_run(run_file)
+    assert [row["iter"] for row in run.history if "loss" in row] == list(range(1, 21))
+    # Validation at the iteration where it ran: the same x-axis value.
+    assert [(row["iter"], row["accuracy"]) for row in run.history if "accuracy" in row] == [
+        (10, 0.5),
+        (20, 1.0),
+    ]
+    assert run.history[-1]["sample/_type"] == "image-file" and run.history[-1]["iter"] == 20
     assert run.config["model"] == {"type": "MLP", "hidden": 128}
     assert run.config["environment"]["python"] == sys.version.split()[0]
     assert run.summary["accuracy"]["max"] == 1.0
@@ -139,6 +141,7 @@ def _raising_wandb() -> types.ModuleType:
         raise ConnectionError("wandb is down")
 
     module.__getattr__ = lambda name: fail  # type: ignore[method-assign]
+    module.run = None  # no run of the user's to join
     return module
 
 
@@ -164,9 +167,8 @@ def test_a_failing_tracker_is_reported_once_and_training_goes_on(tmp_path, monke
 
 
 def test_other_ranks_get_do_nothing_backends(tmp_path, monkeypatch):
-    import torchrig.visualization.visualizer as module
-
-    monkeypatch.setattr(module, "_rank", lambda: 1)
+    # Before the process group exists, torchrun's RANK says which process this is.
+    monkeypatch.setenv("RANK", "1")
     visualizer = Visualizer(
         vis_backends=[dict(type="LocalVisBackend"), dict(type="WandbVisBackend")],
         save_dir=str(tmp_path),
@@ -183,3 +185,72 @@ def test_registered_in_the_registries():
     assert VISBACKENDS.get("LocalVisBackend") is LocalVisBackend
     built = VISBACKENDS.build(dict(type="LocalVisBackend", save_dir="x"))
     assert isinstance(built, LocalVisBackend)
+
+
+def test_backend_subclasses_are_called_through_their_own_methods(wandb_offline):
+    tmp_path = wandb_offline
+    # As MMEngine backends do: a subclass overrides add_scalars, add_scalar, add_image or
+    # add_config (and need not call the parent's).
+    calls = []
+
+    class Mine(LocalVisBackend):
+        def add_config(self, config, **kwargs):
+            calls.append(("config", dict(config)))
+
+        def add_scalar(self, name, value, step=0, **kwargs):
+            calls.append(("scalar", name, step))
+
+        def add_scalars(self, scalar_dict, step=0, file_path=None, **kwargs):
+            calls.append(("scalars", dict(scalar_dict), step))
+            super().add_scalars(scalar_dict, step=step, file_path=file_path, **kwargs)
+
+        def add_image(self, name, image, step=0, **kwargs):
+            calls.append(("image", name, image.shape, step))
+
+    class MyWandb(WandbVisBackend):  # called on the logging thread: the same rule holds
+        def add_scalars(self, scalar_dict, step=0, file_path=None, **kwargs):
+            calls.append(("wandb", step))
+
+    visualizer = Visualizer(
+        vis_backends=[Mine(str(tmp_path / "mine")), MyWandb(str(tmp_path / "w"))],
+        save_dir=str(tmp_path),
+    )
+    visualizer.add_scalars({"loss": 1.0}, step=1)
+    visualizer.add_scalars({"loss": 0.5}, step=2)
+    visualizer.add_scalar("lr", 0.1, step=2)
+    visualizer.add_image("x", np.zeros((2, 3, 3), np.uint8), step=2)
+    visualizer.add_config({"a": 1})
+    visualizer.close()
+    mine = [call for call in calls if call[0] != "wandb"]
+    assert mine[:4] == [
+        ("scalars", {"loss": 1.0}, 1),
+        ("scalars", {"loss": 0.5}, 2),
+        ("scalar", "lr", 2),
+        ("image", "x", (2, 3, 3), 2),
+    ]
+    assert mine[4][0] == "config" and mine[4][1] == {"a": 1}
+    # (W&B's add_scalar goes through add_scalars)
+    assert [call for call in calls if call[0] == "wandb"] == [("wandb", s) for s in (1, 2, 2)]
+    assert [row["step"] for row in read_local_scalars(str(tmp_path / "mine" / "scalars.json"))] == [
+        1,
+        2,
+    ]
+
+
+def test_pause_keeps_runs_open_and_close_finishes_them(wandb_offline):
+    # LoggerHook.after_run pauses: runner.test() after runner.train() continues the same run
+    # (one run directory); close() finishes it.
+    import wandb
+
+    save_dir = str(wandb_offline / "p")
+    visualizer = Visualizer(vis_backends=dict(type="WandbVisBackend"), save_dir=save_dir)
+    visualizer.add_scalars({"loss": 1.0}, step=1)
+    visualizer.pause()
+    run = visualizer.get_backend("WandbVisBackend").experiment
+    assert wandb.run is run
+    visualizer.add_scalars({"test/accuracy": 0.9}, step=1)
+    visualizer.close()
+    assert wandb.run is None
+    (run_file,) = wandb_run_files(save_dir + "/vis_data")
+    history = read_finished_wandb_run(run_file).history
+    assert history[0]["loss"] == 1.0 and history[1]["test/accuracy"] == 0.9

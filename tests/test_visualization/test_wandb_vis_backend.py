@@ -4,27 +4,31 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
 
-from tests.test_visualization._readers import read_wandb_run, wandb_run_files
+from tests.test_visualization._readers import (
+    read_finished_wandb_run,
+    read_wandb_run,
+    wandb_run_files,
+)
 from torchrig.visualization import Visualizer, WandbVisBackend
-from torchrig.visualization._wandb_store import Journal, history_steps, read_journal
+from torchrig.visualization._wandb_store import Journal, history_rows, read_journal
 
 _CRASH_SCRIPT = os.path.join(os.path.dirname(__file__), "_crash_run.py")
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _all_steps(save_dirs: list[str], run_id: str) -> list[int]:
+def _all_steps(save_dirs: list[str], run_id: str, key: str = "loss") -> list[int]:
+    """The ``iter`` of every row holding ``key`` in the run files of ``run_id``."""
     steps: list[int] = []
     for save_dir in save_dirs:
         for path in wandb_run_files(save_dir, run_id):
-            steps.extend(read_wandb_run(path).steps)
+            rows = read_finished_wandb_run(path, timeout=10).history
+            steps.extend(row["iter"] for row in rows if key in row)
     return sorted(steps)
 
 
@@ -45,11 +49,7 @@ def test_steps_images_summary_checkpoints_and_config_from_objects(wandb_offline)
     for it in (5, 10, 15):
         backend.add_scalars({"loss": 1.0 / it, "iter": it}, step=it)
         backend.add_scalars({"val/mIoU": it / 100}, step=it)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        backend.add_scalars({"loss": 9.0}, step=3)  # older than the open row: W&B cannot place it
-    assert any("step 3" in str(w.message) for w in caught)
-    backend.add_image("pred", np.zeros((4, 4, 3), np.uint8))  # default step 0 -> the open row
+    backend.add_image("pred", np.zeros((4, 4, 3), np.uint8), step=15)
     ckpt = wandb_offline / "iter_15.pth"
     ckpt.write_bytes(b"weights")
     backend.log_checkpoint(str(ckpt), aliases=("latest", "best"), metadata={"step": 15})
@@ -57,11 +57,11 @@ def test_steps_images_summary_checkpoints_and_config_from_objects(wandb_offline)
     backend.close(exit_code=3)
 
     (path,) = wandb_run_files(save_dir, run_id)
-    run = read_wandb_run(path)
-    assert run.steps == [5, 10, 15]
-    assert [row["val/mIoU"] for row in run.history] == [0.05, 0.1, 0.15]
+    run = read_finished_wandb_run(path)
+    assert run.iters == [5, 5, 10, 10, 15, 15, 15]  # every metric's x-axis
+    assert [row["val/mIoU"] for row in run.history if "val/mIoU" in row] == [0.05, 0.1, 0.15]
+    assert [row["loss"] for row in run.history if "loss" in row] == [0.2, 0.1, 1.0 / 15]
     assert run.history[-1]["pred/_type"] == "image-file"
-    assert 9.0 not in [row["loss"] for row in run.history]
     assert run.summary["val/mIoU"] == {"max": 0.15}
     assert run.config["model"]["type"] == "torch.nn.modules.linear.Linear"
     assert run.config["model"]["in_features"] == 2
@@ -101,9 +101,9 @@ def test_resume_continues_the_same_run_and_close_reopens(wandb_offline):
 
     run_id = state["backends"]["WandbVisBackend"]["run_id"]
     assert second.get_backend("WandbVisBackend").state_dict()["run_id"] == run_id
-    assert _all_steps([first_dir + "/vis_data", second_dir + "/vis_data"], run_id) == list(
-        range(1, 21)
-    ) + [20]
+    dirs = [first_dir + "/vis_data", second_dir + "/vis_data"]
+    assert _all_steps(dirs, run_id) == list(range(1, 21))
+    assert _all_steps(dirs, run_id, "test/accuracy") == [20]
     files = wandb_run_files(second_dir + "/vis_data", run_id)
     assert any(row.get("test/accuracy") == 0.9 for f in files for row in read_wandb_run(f).history)
 
@@ -141,14 +141,17 @@ def test_history_steps_stops_at_a_torn_tail(wandb_offline):
     run_id = backend.experiment.id
     backend.close()
     (path,) = wandb_run_files(str(wandb_offline / "t"), run_id)
+    read_finished_wandb_run(path)
     data = open(path, "rb").read()
-    assert history_steps([path]) == set(range(1, 301))
+    assert history_rows([path], "iter") == {
+        (it, frozenset(["loss", "iter"])) for it in range(1, 301)
+    }
     torn = wandb_offline / "torn.wandb"
     torn.write_bytes(data[: len(data) // 2])
-    partial = history_steps([str(torn)])
+    partial = {it for it, _ in history_rows([str(torn)], "iter")}
     assert partial and partial == set(range(1, max(partial) + 1)) and max(partial) < 300
     torn.write_bytes(data[:7])
-    assert history_steps([str(torn), str(wandb_offline / "missing.wandb")]) == set()
+    assert history_rows([str(torn), str(wandb_offline / "missing.wandb")], "iter") == set()
 
 
 def test_journal_segments_survive_a_torn_line(tmp_path):
@@ -171,140 +174,114 @@ def _run_of(backend: WandbVisBackend, save_dir: str):
     run_id = backend.experiment.id
     backend.close()
     (path,) = wandb_run_files(save_dir, run_id)
-    return read_wandb_run(path)
+    return read_finished_wandb_run(path)
 
 
-def test_log_files_are_saved_and_console_capture_is_off_by_default(wandb_offline):
+def test_rows_logged_before_a_later_step_are_kept_with_their_iteration(wandb_offline):
+    # W&B drops a row whose step is behind its own; the backend gives it W&B's current step
+    # instead, and its ``iter`` (the charts' x-axis) says where it belongs.
+    save_dir = str(wandb_offline / "late")
+    backend = WandbVisBackend(save_dir)
+    backend.add_scalars({"loss": 0.5}, step=10)
+    backend.add_scalars({"loss": 0.4}, step=11)
+    backend.add_scalars({"accuracy": 0.9}, step=10)  # e.g. sent late by a slow evaluation
+    backend.add_scalars({"loss": 0.3}, step=12)
+    rows = _run_of(backend, save_dir).history
+    assert [(row.get("loss"), row.get("accuracy"), row["iter"]) for row in rows] == [
+        (0.5, None, 10),
+        (0.4, None, 11),
+        (None, 0.9, 10),
+        (0.3, None, 12),
+    ]
+
+
+def test_the_users_wandb_log_lands_in_the_current_row_and_drops_nothing(wandb_offline):
+    import wandb
+
+    save_dir = str(wandb_offline / "user")
+    backend = WandbVisBackend(save_dir)
+    for it in range(1, 31):
+        backend.add_scalars({"loss": 1.0 / it, "iter": it}, step=it)
+        wandb.log({"user/grad_norm": float(it)})  # the global run is torchrig's
+        if it % 10 == 0:  # a user logging more often than torchrig: W&B's step runs ahead
+            for extra in range(5):
+                wandb.log({"user/extra": extra})
+    wandb.summary["user/best"] = 7
+    wandb.config.update({"user_param": 3})
+    run = _run_of(backend, save_dir)
+    assert run.summary["user/best"] == 7 and run.config["user_param"] == 3
+    rows = run.history
+    loss_iters = [row["iter"] for row in rows if "loss" in row]
+    assert loss_iters == list(range(1, 31))  # none of torchrig's rows dropped
+    for row in rows:
+        if "user/grad_norm" in row:  # at the iteration of torchrig's last row
+            assert row["iter"] == row["user/grad_norm"]
+    assert sum("user/grad_norm" in row for row in rows) == 30
+    assert sum("user/extra" in row for row in rows) == 15
+
+
+def test_a_run_the_user_opened_is_joined_and_left_open(wandb_offline):
+    import wandb
+
+    run = wandb.init(project="mine", config={"user_param": 1}, dir=str(wandb_offline))
+    save_dir = str(wandb_offline / "joined")
+    visualizer = Visualizer(vis_backends=dict(type="WandbVisBackend"), save_dir=save_dir)
+    visualizer.add_config({"model": {"type": "MLP"}})
+    for it in range(1, 6):
+        visualizer.add_scalars({"loss": 1.0 / it, "iter": it}, step=it)
+    assert visualizer.get_backend("WandbVisBackend").experiment is run
+    visualizer.close()
+    assert wandb.run is run  # finishing it is the user's call
+    run.log({"after": 1})
+    run.finish()
+    (path,) = glob_run_files(str(wandb_offline), run.id)
+    record = read_finished_wandb_run(path)
+    assert [row["iter"] for row in record.history if "loss" in row] == [1, 2, 3, 4, 5]
+    assert record.config["user_param"] == 1 and record.config["model"] == {"type": "MLP"}
+    assert any("after" in row for row in record.history)
+
+
+def glob_run_files(root: str, run_id: str) -> list[str]:
+    import glob
+
+    found = glob.glob(os.path.join(root, "**", f"run-{run_id}.wandb"), recursive=True)
+    return sorted(path for path in found if "latest-run" not in path)
+
+
+def test_console_is_captured_and_log_files_are_saved_live(wandb_offline):
     log_dir = wandb_offline / "work" / "20260101_000000"
     save_dir = str(log_dir / "vis_data")
     log_dir.mkdir(parents=True)
-    (log_dir / "20260101_000000.log").write_text("first line\n")
+    log_file = log_dir / "20260101_000000.log"
+    log_file.write_text("first line\n")
     backend = WandbVisBackend(save_dir)
-    assert backend.experiment.settings.console == "off"
+    run_dir = backend.experiment.dir
     print("a line on stdout")
-    (log_dir / "late.log").write_text("written after the run started\n")
+    with open(log_file, "a", encoding="utf-8") as f:  # written on: the run's copy follows it
+        f.write("second line\n")
     backend.add_scalars({"loss": 1.0}, step=1)
     run = _run_of(backend, save_dir)
-    assert {"20260101_000000.log", "late.log"} <= set(run.files)
-    assert "output.log" not in run.files
-    assert "output.log" not in os.listdir(backend.experiment.dir)
-    (saved,) = [p for p in os.listdir(backend.experiment.dir) if p == "20260101_000000.log"]
-    assert open(os.path.join(backend.experiment.dir, saved)).read() == "first line\n"
+    assert "20260101_000000.log" in run.files
+    with open(os.path.join(run_dir, "20260101_000000.log"), encoding="utf-8") as f:
+        assert f.read() == "first line\nsecond line\n"
+    assert "a line on stdout" in run.output  # W&B's Logs tab
 
+
+def test_console_capture_off_by_w_and_bs_own_switch(wandb_offline):
     (wandb_offline / "q").mkdir()
     (wandb_offline / "q" / "other.log").write_text("x\n")
-    quiet = WandbVisBackend(str(wandb_offline / "q" / "vis_data"), save_log_files=False)
-    assert "other.log" not in _run_of(quiet, str(wandb_offline / "q" / "vis_data")).files
-
-
-@pytest.mark.parametrize(
-    "init_kwargs",
-    [dict(settings=dict(console="wrap")), dict(settings="wandb.Settings(console='wrap')")],
-)
-def test_console_capture_on_when_init_kwargs_ask(wandb_offline, init_kwargs):
-    import wandb
-
-    if isinstance(init_kwargs["settings"], str):
-        init_kwargs = dict(settings=wandb.Settings(console="wrap", silent=True))
-    save_dir = str(wandb_offline / "c" / "vis_data")
-    backend = WandbVisBackend(save_dir, init_kwargs=init_kwargs)
-    assert backend.experiment.settings.console == "wrap"
-    print("captured line")
-    backend.add_scalars({"loss": 1.0}, step=1)
-    run_dir = backend.experiment.dir
-    _run_of(backend, save_dir)
-    with open(os.path.join(run_dir, "output.log"), encoding="utf-8") as f:
-        assert "captured line" in f.read()
-
-
-def test_wire_rows_equal_what_protobuf_builds(wandb_offline):
-    from wandb.proto import wandb_server_pb2 as spb
-
-    from torchrig.visualization._wandb_store import journal_line
-    from torchrig.visualization._wandb_wire import RowEncoder, proto_request
-
-    save_dir = str(wandb_offline / "e")
-    backend = WandbVisBackend(save_dir)
-    interface = backend.experiment._interface
-    encoder = RowEncoder(interface)
-    rows = [
-        (1, {"loss": 0.1, "iter": 1}),
-        (2**40, {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}),
-        (3, {"big": 10**200, "neg": -(2**70), "x" * 5000: 1.5, "ünï/ködé": -0.0}),
-        (4, {}),
-    ]
-    # Rows of seen keys come from their keys' plan: the same bytes, and the same journal line.
-    rng = random.Random(0)
-    numbers = [0.1, -0.0, 5e-324, 1e300, 1e-7, 123456789.25, float("nan"), 10**25, -7, 0]
-    for _ in range(200):
-        keys = rng.sample(["loss", "lr", "100%", "ünï/ködé", "k" * 120, "iter"], 3)
-        rows.append((rng.randrange(2**35), {key: rng.choice(numbers) for key in keys}))
-    for step, row in rows:
-        lines: list[str] = []
-        framed = encoder.encode(step, row, 1.5e9, lines)
-        assert int.from_bytes(framed[1:5], "little") == len(framed) - 5
-        assert spb.ServerRequest.FromString(framed[5:]) == proto_request(
-            interface, step, row, 1.5e9
-        )
-        assert lines == [journal_line(step, row)]
-        assert json.loads(lines[0])["step"] == step
-    # Through the backend: these values reach the run file.
-    backend.add_scalars(rows[0][1], step=1)
-    backend.add_scalars(rows[1][1], step=2)
-    backend.add_scalars(rows[2][1], step=3)
-    backend.flush()
-    journaled = read_journal(backend._journal.path, 0, 10)
-    assert [step for step, _ in journaled] == [1, 2, 3] and journaled[0][1] == rows[0][1]
-    history = _run_of(backend, save_dir).history
-    assert [row["_step"] for row in history] == [1, 2, 3]
-    assert history[1]["inf"] == float("inf") and history[1]["nan"] != history[1]["nan"]
-    assert float(history[2]["big"]) == float(10**200) and history[2]["x" * 5000] == 1.5
-
-
-_CONSOLE_SCRIPT = """
-import os, sys
-from torchrig.visualization import WandbVisBackend
-
-root = sys.argv[1]
-quiet = WandbVisBackend(os.path.join(root, "a", "vis_data"))
-quiet.experiment
-print("not captured")
-loud = WandbVisBackend(
-    os.path.join(root, "b", "vis_data"), init_kwargs=dict(settings=dict(console="wrap"))
-)
-print("captured", loud.experiment.dir)
-loud.close()
-quiet.close()
-print("after the runs")
-"""
-
-
-def test_console_captured_only_by_a_run_that_asks_for_it(wandb_offline):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([_REPO, *sys.path]))
-    done = subprocess.run(
-        [sys.executable, "-c", _CONSOLE_SCRIPT, str(wandb_offline)],
-        env=env,
-        timeout=120,
-        capture_output=True,
-        text=True,
+    save_dir = str(wandb_offline / "q" / "vis_data")
+    quiet = WandbVisBackend(
+        save_dir, init_kwargs=dict(settings=dict(console="off")), save_log_files=False
     )
-    assert done.returncode == 0, done.stderr
-    assert "not captured" in done.stdout and "after the runs" in done.stdout
-    run_dir = done.stdout.split("captured ", 1)[1].split()[0]
-    with open(os.path.join(run_dir, "output.log"), encoding="utf-8") as f:
-        captured = f.read()
-    assert "captured" in captured and "not captured" not in captured
-
-
-@pytest.mark.parametrize("as_object", [False, True])
-def test_console_off_kept_with_user_settings_that_do_not_name_it(wandb_offline, as_object):
-    import wandb
-
-    settings = wandb.Settings(silent=True) if as_object else dict(silent=True)
-    backend = WandbVisBackend(str(wandb_offline / "s"), init_kwargs=dict(settings=settings))
-    assert backend.experiment.settings.console == "off"
-    assert backend.experiment.settings.silent is True
-    backend.close()
+    run_dir = quiet.experiment.dir
+    assert quiet.experiment.settings.console == "off"
+    print("not captured")
+    quiet.add_scalars({"loss": 1.0}, step=1)
+    run = _run_of(quiet, save_dir)
+    assert "other.log" not in run.files and "not captured" not in run.output
+    output = os.path.join(run_dir, "output.log")
+    assert not os.path.exists(output) or "not captured" not in open(output).read()
 
 
 def test_resume_reads_a_killed_runs_file_only_once_its_writer_is_done(tmp_path):
@@ -330,3 +307,30 @@ def test_resume_reads_a_killed_runs_file_only_once_its_writer_is_done(tmp_path):
     assert time.monotonic() - started >= 0.8  # it waited for the writer to let go
     assert path.read_bytes() == b"headerlast rows"
     assert wait_until_settled([str(tmp_path / "missing.wandb")], timeout=1.0, quiet=0.1)
+
+
+def test_rows_to_resend_falls_back_to_the_public_api_for_unknown_versions(tmp_path, monkeypatch):
+    # With a W&B version the run-file reader is not tested with (or a file whose header it
+    # does not know), the rows after the last ``iter`` the resumed run's summary reports are
+    # re-sent: W&B's public API, no file read.
+    import types
+
+    from torchrig.visualization import _wandb_store as store
+
+    journal = Journal(str(tmp_path / "j.jsonl"))
+    for it in range(1, 6):
+        journal.append(it, {"loss": 1.0 / it, "iter": it})
+    journal.close()
+    run_file = tmp_path / "run-x.wandb"
+    run_file.write_bytes(b":W&B\xe1\xbe\x00")  # W&B's header: readable, and holds no row
+    state = {"segments": [{"journal": journal.path, "start": 0, "entries": 5}]}
+    state["segments"][0]["run_file"] = str(run_file)
+    resumed = types.SimpleNamespace(summary={"iter": 3})
+    assert store.readable([str(run_file)])
+    assert [s for s, _ in store.rows_to_resend(state, resumed, "iter")] == [1, 2, 3, 4, 5]
+    monkeypatch.setattr(store, "_READ_VERSIONS", ((0, 0, 1), (0, 0, 2)))
+    assert not store.readable([str(run_file)])
+    assert [s for s, _ in store.rows_to_resend(state, resumed, "iter")] == [4, 5]
+    run_file.write_bytes(b":W&B\xe1\xbe\x01")  # a format version it does not know
+    monkeypatch.undo()
+    assert not store.readable([str(run_file)])

@@ -124,7 +124,6 @@ class HistoryBuffer:
         self._max = -math.inf
         self._min = math.inf
         self._extremes_stale = False
-        self.updates = 0  # values given to update() so far: a value's position is its number
         start = max(len(log_history) - self.max_length, 0)
         for value, count in zip(log_history[start:], count_history[start:]):
             self.update(value, count)
@@ -176,7 +175,6 @@ class HistoryBuffer:
         values = self._pending_values
         values.append(log_val)
         self._pending_counts.append(count)
-        self.updates += 1
         if len(values) >= _MAX_PENDING:
             self._flush()
 
@@ -276,12 +274,9 @@ class HistoryBuffer:
     def _ordered(self, values: array) -> array:
         return values[self._start :] + values[: self._start] if self._start else values[:]
 
-    def _tail(self, values: array, window: int, behind: int = 0) -> array:
-        """The ``window`` entries of a ring buffer that end ``behind`` entries before its
-        newest (``window + behind`` <= its length)."""
-        end = (self._start if self._start else len(values)) - behind
-        if end <= 0:
-            end += len(values)
+    def _tail(self, values: array, window: int) -> array:
+        """The newest ``window`` entries of a ring buffer (``window`` <= its length)."""
+        end = self._start if self._start else len(values)
         if end >= window:
             return values[end - window : end]
         return values[len(values) - (window - end) :] + values[:end]
@@ -347,31 +342,6 @@ class HistoryBuffer:
         else:
             total = self._value_sum
         return _divide(total, self._count_sum)
-
-    def mean_at(self, window_size: int, position: int) -> float | None:
-        """:meth:`mean` over the last ``window_size`` values as it was when ``position``
-        values had been given (``updates`` then), or None when the buffer no longer holds
-        them (dropped by ``max_length``, or the buffer was started again)."""
-        if self._pending_values:
-            self._flush()
-        behind = self.updates - position
-        size = min(window_size, position)
-        if behind < 0 or size < 1 or behind + size > len(self._values):
-            return None
-        return _divide(
-            sum(self._tail(self._values, size, behind)),
-            sum(self._tail(self._counts, size, behind)),
-        )
-
-    def current_at(self, position: int) -> float | None:
-        """:meth:`current` as it was when ``position`` values had been given (see
-        :meth:`mean_at`)."""
-        if self._pending_values:
-            self._flush()
-        behind = self.updates - position
-        if behind < 0 or position < 1 or behind + 1 > len(self._values):
-            return None
-        return self._tail(self._values, 1, behind)[0]
 
     def max(self, window_size: int | None = None) -> float:
         """The largest of the last ``window_size`` values (all if None); NaN if one is NaN."""

@@ -91,46 +91,6 @@ class LogProcessor:
         log_str += self._line_text(plan, tag, log_tag, eta, self._get_max_memory(runner))
         return self._finish_tag(runner, mode, tag), log_str
 
-    def snapshot_after_iter(self, runner: Any, batch_idx: int) -> tuple | None:
-        """What :meth:`log_from_snapshot` needs to make, later, the ``(tag, log_str)`` that
-        :meth:`get_log_after_iter` makes now for a training iteration: where each scalar's
-        history stands, the header, the ETA and the step (a few microseconds). None where
-        that is not supported (``custom_cfg``, ``log_with_hierarchy``, CUDA memory figures):
-        call :meth:`get_log_after_iter` then."""
-        if self.custom_cfg or self.log_with_hierarchy or self._cuda is not False:
-            if self._cuda is None:
-                self._get_max_memory(runner)  # asks torch once whether CUDA is there
-            return None
-        scalars = runner.message_hub.log_scalars
-        plan = self._scalar_plan(scalars, "train", False)
-        buffers = [scalars[key] for key, _, _ in plan]
-        positions = [buffer.updates for buffer in buffers]
-        header = self._iter_header(runner, batch_idx, "train")
-        eta = self._eta(runner, batch_idx, "train")
-        epoch, step = (runner.epoch + 1, runner.iter + 1) if _has_train_loop(runner) else (0, 0)
-        return plan, buffers, positions, header, eta, epoch, step
-
-    def log_from_snapshot(self, snapshot: tuple) -> tuple[dict, str]:
-        """The ``(tag, log_str)`` of a training iteration from its :meth:`snapshot_after_iter`:
-        the same values as :meth:`get_log_after_iter` would have given then, to rounding (a
-        value whose history was dropped meanwhile, by a ``max_length`` shorter than the time
-        since, is the latest one)."""
-        plan, buffers, positions, header, eta, epoch, step = snapshot
-        window_size = self.window_size
-        log_tag: dict[str, Any] = {}
-        for (_, name, mean), buffer, position in zip(plan, buffers, positions):
-            if mean:
-                value = buffer.mean_at(window_size, position)
-                log_tag[name] = buffer.mean(window_size) if value is None else value
-            else:
-                value = buffer.current_at(position)
-                log_tag[name] = buffer.current() if value is None else value
-        tag = dict(log_tag)
-        line_plan = self._line_plan("train", tag, log_tag)
-        log_str = header + self._line_text(line_plan, tag, log_tag, eta, None)
-        tag["epoch"], tag["iter"] = epoch, step
-        return tag, log_str
-
     def _line_text(
         self,
         plan: tuple,

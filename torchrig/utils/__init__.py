@@ -3,7 +3,6 @@ helpers are in :mod:`torchrig.utils.dl_utils`)."""
 
 from torchrig.utils.manager import ManagerMeta, ManagerMixin
 from torchrig.utils.misc import (
-    HeldSources,
     apply_to,
     check_prerequisites,
     concat_list,
@@ -55,7 +54,6 @@ from torchrig.utils.timer import Timer, TimerError, check_time
 from torchrig.utils.version_utils import digit_version, get_git_hash
 
 __all__ = [
-    "HeldSources",
     "ManagerMeta",
     "ManagerMixin",
     "ProgressBar",

@@ -15,7 +15,6 @@ from types import ModuleType
 from typing import Any
 
 __all__ = [
-    "HeldSources",
     "apply_to",
     "check_prerequisites",
     "concat_list",
@@ -384,38 +383,3 @@ def import_modules_from_strings(
             warnings.warn(f"custom_imports: {name!r} failed to import and is skipped", stacklevel=2)
             modules.append(None)
     return modules[0] if single else modules
-
-
-class HeldSources:
-    """Callables that hand over what they hold before anything else goes out: the LoggerHook
-    holds a few iteration lines and rows, and the logger and the visualizer call
-    :meth:`release` before any other line or data, so the order is kept.
-
-    A source runs at most once at a time: what it logs or sends while it runs does not call
-    the sources again.
-    """
-
-    def __init__(self) -> None:
-        self.items: list[Any] = []  # the sources (check ``if held.items`` on hot paths)
-        self._running = False
-
-    def add(self, source: Any) -> None:
-        """Call ``source()`` at every :meth:`release` (once, however often it is added)."""
-        if source not in self.items:
-            self.items.append(source)
-
-    def discard(self, source: Any) -> None:
-        """Stop calling ``source``."""
-        if source in self.items:
-            self.items.remove(source)
-
-    def release(self) -> None:
-        """Call every source (unless one is already running)."""
-        if self._running or not self.items:
-            return
-        self._running = True
-        try:
-            for source in list(self.items):
-                source()
-        finally:
-            self._running = False

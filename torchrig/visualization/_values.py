@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from math import isfinite
 from typing import Any
 
 import numpy as np
 
 __all__ = ["dumps_flat", "encode_png", "snapshot", "to_builtin", "to_image"]
-
-_PLAIN = (int, float)
 
 
 def snapshot(value: Any) -> Any:
@@ -21,20 +18,13 @@ def snapshot(value: Any) -> Any:
     Tensors are detached (no ``.item()``: no device sync on the training thread); numpy
     arrays are copied, since drawing code reuses its buffers.
     """
-    kind = type(value)
-    if kind is float or kind is int:
-        return value
-    if kind is dict:
-        return {
-            key: item if type(item) in _PLAIN else snapshot(item) for key, item in value.items()
-        }
+    if isinstance(value, dict):
+        return {key: snapshot(item) for key, item in value.items()}
     detach = getattr(value, "detach", None)
     if callable(detach):
         return detach()
     if isinstance(value, np.ndarray):
         return value.copy()
-    if isinstance(value, dict):
-        return {key: snapshot(item) for key, item in value.items()}
     return value
 
 
@@ -56,49 +46,9 @@ def to_builtin(value: Any) -> Any:
     return value
 
 
-_KEYS: dict[str, str] = {}
-# Key tuple of a row of numbers -> "%r" template of its JSON text (see dumps_flat).
-_ROW_FORMATS: dict[tuple, str] = {}
-_NUMBER_TYPES = frozenset((int, float))
-
-
 def dumps_flat(record: dict) -> str:
-    """``json.dumps(record, default=str)``, faster for the usual row of numbers.
-
-    A row of ``str`` keys and ``int``/``float`` values (what a training log sends every
-    iteration) is written from cached ``"key": `` prefixes and ``repr`` of the numbers, which is
-    what ``json.dumps`` writes for them; any other row goes through ``json.dumps``. A row with
-    the keys of one seen before is formatted in one step (a template of its keys).
-    """
-    values = tuple(record.values())
-    template = _ROW_FORMATS.get(tuple(record))
-    if template is not None and _NUMBER_TYPES.issuperset(map(type, values)):
-        try:
-            if isfinite(sum(values)):  # no NaN or infinity, whose JSON differs from repr
-                return template % values
-        except OverflowError:  # an int too large for a float: the general path
-            pass
-    parts = []
-    for key, value in record.items():
-        kind = type(value)
-        if kind is float:
-            text = float.__repr__(value)
-            if text[-1] in "nf":  # nan, inf, -inf: JSON's NaN / Infinity spelling
-                text = json.dumps(value)
-        elif kind is int:
-            text = int.__repr__(value)
-        else:
-            return json.dumps(record, default=str)
-        prefix = _KEYS.get(key)
-        if prefix is None:
-            if type(key) is not str:
-                return json.dumps(record, default=str)
-            prefix = _KEYS[key] = json.dumps(key) + ": "
-        parts.append(prefix + text)
-    if len(_ROW_FORMATS) < 256:  # rows whose keys keep changing are formatted as above
-        keys = tuple(record)
-        _ROW_FORMATS[keys] = "{" + ", ".join(_KEYS[k].replace("%", "%%") + "%r" for k in keys) + "}"
-    return "{" + ", ".join(parts) + "}"
+    """One JSON line's text for ``record`` (values that JSON cannot hold are written as text)."""
+    return json.dumps(record, default=str)
 
 
 def to_image(image: Any) -> np.ndarray:

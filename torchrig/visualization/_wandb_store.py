@@ -1,14 +1,17 @@
-"""Durability for W&B: what a run file durably holds, and the journal of what was logged.
+"""Durability for W&B: the journal of what was logged, and what a killed run's file holds.
 
-W&B's writer process (wandb-core) buffers the run's transaction log (``run-<id>.wandb``) and
+W&B's service process (wandb-core) buffers the run's transaction log (``run-<id>.wandb``) and
 writes it in blocks; a process killed with SIGKILL leaves only what reached the file (a short
 run leaves just the 7-byte header). So the backend keeps its own journal of every history row
-it sends, fsynced at each :meth:`flush` (a checkpoint), and a resumed process re-sends, from the
-journals, every row logged before the checkpoint that no run file of that run id holds.
+it sends, fsynced at each flush (a checkpoint), and a resumed process re-sends, from the
+journals, every row logged before the checkpoint that W&B did not keep.
 
-The run file is W&B's LevelDB-style log: a 7-byte header (``:W&B``, magic 0xBEE1, version 0),
-then 32 KiB blocks of chunks (crc32, length, type FULL/FIRST/MIDDLE/LAST), each record a
-``wandb_internal_pb2.Record``.
+Which rows W&B kept: this is the one module that reads a W&B run file (W&B has no public API
+for what an offline or killed run holds). It reads it only for the W&B versions it is tested
+with (``_READ_VERSIONS``) and a file whose header it knows (W&B's LevelDB-style log: a 7-byte
+header ``:W&B``, magic 0xBEE1, version 0, then 32 KiB blocks of crc-checked chunks, each record
+a ``wandb_internal_pb2.Record``). Otherwise it falls back to W&B's public API: the rows from the
+step the resumed run reports (``Run.step``) on are re-sent.
 """
 
 from __future__ import annotations
@@ -25,15 +28,19 @@ from torchrig.visualization._values import dumps_flat
 
 __all__ = [
     "Journal",
-    "history_steps",
+    "history_rows",
     "iter_records",
     "journal_line",
     "read_journal",
-    "wait_for_exit_record",
+    "rows_to_resend",
     "wait_until_settled",
 ]
 
+# The W&B versions whose run files this module reads (both ends are tested): from the oldest
+# supported (pyproject's ``wandb>=``) up to, not including, this upper bound.
+_READ_VERSIONS = ((0, 19, 10), (0, 32, 0))
 _HEADER = struct.Struct("<4sHB")
+_HEADER_KNOWN = (b":W&B", 0xBEE1, 0)
 _CHUNK = struct.Struct("<IHB")
 _BLOCK = 32768
 _FULL, _FIRST, _MIDDLE, _LAST = 1, 2, 3, 4
@@ -46,7 +53,7 @@ def iter_records(path: str) -> Iterator[bytes]:
             data = f.read()
     except OSError:
         return
-    if len(data) < _HEADER.size or _HEADER.unpack_from(data)[0] != b":W&B":
+    if len(data) < _HEADER.size or _HEADER.unpack_from(data) != _HEADER_KNOWN:
         return
     pos, pending = _HEADER.size, b""
     while pos + _CHUNK.size <= len(data):
@@ -73,11 +80,37 @@ def iter_records(path: str) -> Iterator[bytes]:
             pending = b""
 
 
-def history_steps(paths: list[str]) -> set[int]:
-    """The ``_step`` of every history row durably in these run files."""
+def readable(paths: list[str]) -> bool:
+    """Whether this module can read these run files: an installed W&B version it is tested
+    with, and each file (that exists) starting with the header it knows."""
+    try:
+        from importlib.metadata import version
+
+        from torchrig.utils import digit_version
+
+        installed = digit_version(version("wandb"))[:3]
+    except Exception:  # noqa: BLE001 - not installed, or an unreadable version string
+        return False
+    low, high = _READ_VERSIONS
+    if not low <= installed < high:
+        return False
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(_HEADER.size)
+        except OSError:
+            continue
+        if len(head) == _HEADER.size and _HEADER.unpack(head) != _HEADER_KNOWN:
+            return False
+    return True
+
+
+def history_rows(paths: list[str], step_metric: str) -> set[tuple[int, frozenset]]:
+    """``(step_metric value, its keys)`` of every history row durably in these run files
+    (see :func:`readable`); keys starting with ``_`` (W&B's own) are left out."""
     from wandb.proto import wandb_internal_pb2 as pb
 
-    steps: set[int] = set()
+    steps: set[tuple[int, frozenset]] = set()
     for path in paths:
         for raw in iter_records(path):
             record = pb.Record()
@@ -86,7 +119,7 @@ def history_steps(paths: list[str]) -> set[int]:
             except Exception:  # noqa: BLE001 - a damaged record ends what we trust
                 break
             if record.WhichOneof("record_type") == "history":
-                steps.add(_row_step(record.history))
+                steps.add(_row_key(record.history, step_metric))
     return steps
 
 
@@ -137,38 +170,16 @@ def wait_until_settled(paths: list[str], timeout: float = 30.0, quiet: float = 0
     return False
 
 
-def wait_for_exit_record(path: str, timeout: float = 30.0) -> bool:
-    """Wait until W&B's writer has put the run's exit record in ``path``.
-
-    ``Run.finish()`` returns before wandb-core has written the end of the run file; a reader
-    (a resumed process, a test, ``wandb sync``) that comes right after would see it cut short.
-    """
-    import time
-
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    deadline = time.monotonic() + timeout
-    while True:
-        for raw in iter_records(path):
-            record = pb.Record()
-            try:
-                record.ParseFromString(raw)
-            except Exception:  # noqa: BLE001
-                break
-            if record.WhichOneof("record_type") == "exit":
-                return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-
-
-def _row_step(history: Any) -> int:
-    if history.HasField("step"):
-        return int(history.step.num)
+def _row_key(history: Any, step_metric: str) -> tuple[int, frozenset]:
+    keys, step = set(), -1
     for item in history.item:
-        if item.key == "_step" or tuple(item.nested_key) == ("_step",):
-            return int(json.loads(item.value_json))
-    return -1
+        key = "/".join(item.nested_key) if len(item.nested_key) else item.key
+        if key.startswith("_"):
+            continue
+        keys.add(key)
+        if key == step_metric:
+            step = int(json.loads(item.value_json))
+    return step, frozenset(keys)
 
 
 def journal_line(step: int, row: dict) -> str:
@@ -208,15 +219,15 @@ class Journal:
         self._file.write(journal_line(step, row))
         self.entries += 1
 
-    def extend(self, text: str, count: int) -> None:
-        """Record ``count`` rows given as the text of their :func:`journal_line`."""
-        self._file.write(text)
-        self.entries += count
-
     def sync(self) -> None:
         """Write the journal through to disk."""
         self._file.flush()
         os.fsync(self._file.fileno())
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._file.closed
 
     def close(self) -> None:
         """Sync and close the file."""
@@ -244,3 +255,24 @@ def read_journal(path: str, start: int, entries: int) -> list[tuple[int, dict]]:
     except OSError:
         return []
     return rows
+
+
+def rows_to_resend(state: dict, run: Any, step_metric: str) -> list[tuple[int, dict]]:
+    """The journaled rows of ``state`` (a backend's ``state_dict`` at the checkpoint) that
+    ``run``, the resumed W&B run, does not hold: those no earlier run file holds where the
+    files can be read, otherwise those after the last ``step_metric`` value the resumed run's
+    summary reports (W&B's public API)."""
+    segments = state.get("segments", [])
+    journaled = []
+    for seg in segments:
+        start, entries = int(seg.get("start", 0)), int(seg.get("entries", 0))
+        journaled.extend(read_journal(seg["journal"], start, entries))
+    run_files = [seg["run_file"] for seg in segments if seg.get("run_file")]
+    if run_files and readable(run_files):
+        # A killed run's W&B service may still be appending its last rows: read them after it.
+        wait_until_settled(run_files)
+        present = history_rows(run_files, step_metric)
+        return [(step, row) for step, row in journaled if (step, frozenset(row)) not in present]
+    reported = run.summary.get(step_metric)
+    last = int(reported) if isinstance(reported, (int, float)) else -1
+    return [(step, row) for step, row in journaled if step > last]

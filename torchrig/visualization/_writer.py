@@ -1,9 +1,10 @@
 """Background writers: each backend is fed through its own bounded queue by its own thread.
 
-Training appends to a deque (no lock, no thread wake-up: waking a thread per logged value costs
-more than a small model's iteration, because of the GIL hand-over); the writer wakes a few times
-a second and sends everything queued in one go. A backend that raises is reported once and
-disabled; the others go on.
+Training appends to a deque; the writer wakes a few times a second (or when the queue is half
+full) and makes the backend calls queued, one by one, in order. A backend whose class sets
+``threaded = False`` is called on the logging thread instead (W&B: ``Run.log`` already hands
+the row to W&B's own service process, and must come in order with the user's own
+``wandb.log`` calls). A backend that raises is reported once and disabled; the others go on.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = ["BackendWorker", "register_exit_close", "report"]
 
 _FLUSH = "__flush__"
 _CLOSE = "__close__"
+_STOP = "__stop__"
 
 
 _LIVE: weakref.WeakSet[BackendWorker] = weakref.WeakSet()
@@ -93,6 +95,8 @@ class BackendWorker:
         self._closed = False
         self._counter = itertools.count()
         self._last_progress = time.monotonic()
+        self._direct = not getattr(backend, "threaded", True)
+        self._direct_lock = threading.RLock()
 
     @property
     def failed(self) -> bool:
@@ -108,6 +112,12 @@ class BackendWorker:
         """Queue ``(method, args, kwargs)`` (see :meth:`submit`; one item may go to several
         workers: it is not changed)."""
         if self.error is not None or self._closed:
+            return
+        if self._direct:
+            with self._direct_lock:
+                if not self._closed:
+                    _LIVE.add(self)
+                    self._call(*item)
             return
         if self._thread is None:
             self._start()
@@ -136,6 +146,9 @@ class BackendWorker:
         Returns:
             True when the backend is flushed; False when it failed or did not finish in time.
         """
+        if self._direct and self.error is None and not self._closed:
+            with self._direct_lock:
+                self._guarded("flush", self.backend.flush)
         if self._thread is None or self.error is not None or self._closed:
             return self.error is None
         done = threading.Event()
@@ -152,6 +165,32 @@ class BackendWorker:
                 return False
         return self.error is None
 
+    def stop(self, timeout: float | None = None) -> None:
+        """Send what is queued and stop the thread; the backend stays open (a new worker
+        can feed it on).
+
+        Args:
+            timeout: Seconds to wait for the thread at most.
+        """
+        if self._closed:
+            return
+        if self._thread is None:
+            self.flush()
+            self._closed = True
+            _LIVE.discard(self)
+            return
+        self._items.append((_STOP, (), {}))
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout)
+        self._closed = True
+        _LIVE.discard(self)
+
+    def close_at_exit(self) -> None:
+        """Close the backend at interpreter exit, unless :meth:`close` is called before."""
+        _LIVE.add(self)
+        register_exit_close()
+
     def close(self, exit_code: int = 0, timeout: float | None = None) -> None:
         """Send what is queued, close the backend and stop the thread.
 
@@ -162,10 +201,13 @@ class BackendWorker:
         if self._closed:
             return
         if self._thread is None:
-            self._closed = True
-            # Used directly (``experiment``) without the writer: close it here.
-            if self.backend._env_initialized:
-                self._call(_CLOSE, (exit_code,), {})
+            with self._direct_lock:
+                if self._closed:
+                    return
+                self._closed = True
+                # Called on the logging thread, or used directly (``experiment``): close here.
+                if self.backend._env_initialized:
+                    self._call(_CLOSE, (exit_code,), {})
             return
         self._items.append((_CLOSE, (exit_code,), {}))
         self._stopping = True
@@ -196,21 +238,14 @@ class BackendWorker:
                 return
 
     def _drain(self) -> None:
-        if not self._items:
-            return
         items = self._items
+        if not items:
+            return
         while items:
             method, args, kwargs = items.popleft()
-            if method == "add_scalars" and self.error is None:
-                calls = [(args, kwargs)]  # with the add_scalars queued right after it
-                while items and items[0][0] == "add_scalars":
-                    _, args, kwargs = items.popleft()
-                    calls.append((args, kwargs))
-                self._guarded("add_scalars", self.backend.add_scalars_batch, calls)
-            else:
-                self._call(method, args, kwargs)
+            self._call(method, args, kwargs)
             self._last_progress = time.monotonic()
-            if next(self._counter) % 64 == 0 or not self._items:
+            if next(self._counter) % 64 == 0 or not items:
                 with self._progress:
                     self._progress.notify_all()
         if self.error is None:
@@ -221,6 +256,9 @@ class BackendWorker:
             if self.error is None:
                 self._guarded("flush", self.backend.flush)
             args[0].set()
+        elif method == _STOP:
+            if self.error is None:
+                self._guarded("flush", self.backend.flush)
         elif method == _CLOSE:
             if self.error is None:
                 self._guarded("close", self.backend.close, *args)

@@ -55,11 +55,16 @@ class BaseVisBackend(metaclass=ABCMeta):
 
     Subclasses implement :meth:`_init_env` (called once, on first use) and the ``add_*``
     methods they support; the rest do nothing. A backend is used from one thread at a time:
-    the :class:`~torchrig.visualization.Visualizer` feeds it from its own writer thread.
+    the :class:`~torchrig.visualization.Visualizer` feeds it from its own writer thread, or,
+    for a backend whose class sets ``threaded = False`` (its tracker's own calls already hand
+    the data to a background process), from the thread that logs.
 
     Args:
         save_dir: Where the backend writes its files.
     """
+
+    #: Whether the Visualizer feeds this backend from a writer thread of its own.
+    threaded = True
 
     def __init__(self, save_dir: str | None = None) -> None:
         self._save_dir = save_dir
@@ -135,16 +140,6 @@ class BaseVisBackend(metaclass=ABCMeta):
             file_path: An extra JSON file to write them to (local backend only).
             **kwargs: Backend-specific options.
         """
-
-    def add_scalars_batch(self, calls: list[tuple[tuple, dict]]) -> None:
-        """``add_scalars(*args, **kwargs)`` for each ``(args, kwargs)`` of ``calls``, in order:
-        the writer hands over the ``add_scalars`` calls queued in a row at once. A backend
-        whose ``add_scalars`` only sets up its environment and calls ``_add_scalars`` (same
-        arguments) is called there directly, once set up."""
-        self._ensure_env()
-        add = getattr(self, "_add_scalars", None) or self.add_scalars
-        for args, kwargs in calls:
-            add(*args, **kwargs)
 
     def after_batch(self) -> None:  # noqa: B027 - optional
         """Called by the visualizer's writer after each batch it took from the queue."""

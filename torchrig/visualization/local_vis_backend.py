@@ -9,14 +9,11 @@ from typing import IO, Any
 
 from torchrig.registry import VISBACKENDS
 from torchrig.visualization._env import config_to_text
-from torchrig.visualization._format_server import MIN_ROWS, SERVER, format_json_lines
 from torchrig.visualization._values import dumps_flat, encode_png, to_builtin
 from torchrig.visualization.base_vis_backend import BaseVisBackend, force_init_env
 
 __all__ = ["LocalVisBackend"]
 
-_PLAIN = (int, float)
-_NUMBER_TYPES = frozenset(_PLAIN)
 _BUFFER = 1 << 16  # rows reach the disk in 64 KiB writes; flush() fsyncs
 
 
@@ -53,7 +50,6 @@ class LocalVisBackend(BaseVisBackend):
         self._scalar_save_file = self._scalar_name = scalar_save_file
         self._files: dict[str, IO[str]] = {}
         self._extra_files: dict[str, str] = {}  # add_scalars' file_path -> its path
-        self._rows: list[tuple[dict, str]] = []  # (row, its extra file or ""), not yet written
 
     @property
     def experiment(self) -> LocalVisBackend:
@@ -93,7 +89,6 @@ class LocalVisBackend(BaseVisBackend):
     @force_init_env
     def add_scalar(self, name: str, value: Any, step: int = 0, **kwargs: Any) -> None:
         """Append ``{name: value, 'step': step}`` to the scalar file."""
-        self._write_rows()
         line = dumps_flat({name: to_builtin(value), "step": step}) + "\n"
         self._append(self._scalar_save_file, line)
 
@@ -113,55 +108,17 @@ class LocalVisBackend(BaseVisBackend):
             file_path: Another ``.json`` file under ``save_dir`` to append the line to.
             **kwargs: Unused.
         """
-        self._add_scalars(scalar_dict, step, file_path)
-
-    def _add_scalars(
-        self, scalar_dict: dict, step: int = 0, file_path: str | None = None, **kwargs: Any
-    ) -> None:
         extra = ""
         if file_path is not None:
             extra = self._extra_files.get(file_path)
             if extra is None:
                 extra = self._extra_file(file_path)
-        if _NUMBER_TYPES.issuperset(map(type, scalar_dict.values())):
-            # What the LoggerHook sends: kept, and written with the rest of the writer's batch.
-            record = dict(scalar_dict)
-            if "step" not in record:
-                record["step"] = step
-            self._rows.append((record, extra))
-            return
-        self._write_rows()
-        record = {
-            key: value if type(value) in _PLAIN else to_builtin(value)
-            for key, value in scalar_dict.items()
-        }
-        if "step" not in record:
-            record["step"] = step
+        record = {key: to_builtin(value) for key, value in scalar_dict.items()}
+        record.setdefault("step", step)
         line = dumps_flat(record) + "\n"
         if extra:
             self._append(extra, line)
         self._append(self._scalar_save_file, line)
-
-    def after_batch(self) -> None:
-        """Write the rows of one batch of the writer's queue."""
-        self._write_rows()
-
-    def _write_rows(self) -> None:
-        """Append the kept rows' lines (a large batch formatted by the format server)."""
-        if not self._rows:
-            return
-        rows, self._rows = self._rows, []
-        records = [record for record, _ in rows]
-        lines = SERVER.call("json", records) if len(rows) >= MIN_ROWS else None
-        if lines is None:
-            lines = format_json_lines(records)
-        extras: dict[str, list[str]] = {}
-        for (_, extra), line in zip(rows, lines):
-            if extra:
-                extras.setdefault(extra, []).append(line)
-        for path, extra_lines in extras.items():
-            self._append(path, "".join(extra_lines))
-        self._append(self._scalar_save_file, "".join(lines))
 
     def _extra_file(self, file_path: str) -> str:
         """Where ``add_scalars``' ``file_path`` goes ('' if it is the scalar file itself)."""
@@ -182,7 +139,6 @@ class LocalVisBackend(BaseVisBackend):
 
     def flush(self) -> None:
         """Write the open files through to disk (fsync)."""
-        self._write_rows()
         for file in self._files.values():
             file.flush()
             os.fsync(file.fileno())

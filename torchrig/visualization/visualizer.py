@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os.path as osp
-import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
+from torchrig.logging.logger import _rank_and_world
 from torchrig.registry import VISBACKENDS, VISUALIZERS
-from torchrig.utils import HeldSources, ManagerMixin
+from torchrig.utils import ManagerMixin
 from torchrig.visualization._env import collect_env
 from torchrig.visualization._values import snapshot, to_image
 from torchrig.visualization._writer import BackendWorker, report
@@ -16,18 +17,6 @@ from torchrig.visualization.base_vis_backend import BaseVisBackend, NullVisBacke
 from torchrig.visualization.drawing import ImageDrawer
 
 __all__ = ["Visualizer"]
-
-
-def _rank() -> int:
-    # A process that has not imported torch has no process group: rank 0, without paying
-    # for the torch import here.
-    if "torch" not in sys.modules:
-        return 0
-    try:
-        from torchrig.dist import get_rank
-    except ImportError:
-        return 0
-    return get_rank()
 
 
 @VISUALIZERS.register_module()
@@ -49,6 +38,11 @@ class Visualizer(ManagerMixin, ImageDrawer):
         save_dir: The visualizer's directory; backends write under ``<save_dir>/vis_data``.
         fig_save_cfg: Keyword arguments of the figure drawn into.
         fig_show_cfg: Keyword arguments of the figure :meth:`show` opens.
+        flush_timeout: Seconds :meth:`flush` (called before each checkpoint) waits at most
+            for the backends' queues; a tracker that does not answer in time does not hold
+            training up: its queue is sent on when it answers, and the local backend keeps
+            every value.
+        close_timeout: Seconds :meth:`close` waits at most for each backend to finish.
     """
 
     def __init__(
@@ -59,6 +53,8 @@ class Visualizer(ManagerMixin, ImageDrawer):
         save_dir: str | None = None,
         fig_save_cfg: dict | None = None,
         fig_show_cfg: dict | None = None,
+        flush_timeout: float = 5.0,
+        close_timeout: float = 60.0,
     ) -> None:
         ManagerMixin.__init__(self, name)
         ImageDrawer.__init__(
@@ -68,8 +64,8 @@ class Visualizer(ManagerMixin, ImageDrawer):
         )
         self._dataset_meta: dict | None = None
         self._save_dir = save_dir
-        # What hands over held rows before any other data (the LoggerHook's): see HeldSources.
-        self.held = HeldSources()
+        self.flush_timeout = flush_timeout
+        self.close_timeout = close_timeout
         self._vis_backends: dict[str, BaseVisBackend] = self._build_backends(vis_backends, save_dir)
         self._workers = {
             name: BackendWorker(name, backend)
@@ -93,7 +89,9 @@ class Visualizer(ManagerMixin, ImageDrawer):
                 "`name` key, e.g. dict(type='WandbVisBackend', name='wandb_2', ...)"
             )
         backend_dir = osp.join(save_dir, "vis_data") if save_dir is not None else None
-        rank = _rank()
+        # Before the process group exists (a Visualizer made first thing in a script started
+        # by torchrun), torchrun's RANK says which process this is.
+        rank = _rank_and_world()[0]
         backends: dict[str, BaseVisBackend] = {}
         for name, spec in zip(names, specs):
             if rank != 0:
@@ -130,8 +128,6 @@ class Visualizer(ManagerMixin, ImageDrawer):
 
     # -- sending ---------------------------------------------------------------------------
     def _send(self, method: str, *args: Any, **kwargs: Any) -> None:
-        if self.held.items:
-            self.held.release()
         for worker in self._workers.values():
             worker.submit(method, *args, **kwargs)
 
@@ -178,8 +174,6 @@ class Visualizer(ManagerMixin, ImageDrawer):
             file_path: An extra JSON file for the local backend.
             **kwargs: Passed to the backends.
         """
-        if self.held.items:
-            self.held.release()
         workers = self._workers
         if workers:
             kwargs.update(step=step, file_path=file_path)
@@ -210,20 +204,24 @@ class Visualizer(ManagerMixin, ImageDrawer):
             aliases: E.g. ``('latest',)``, or ``('latest', 'best')`` for a new best.
             metadata: Stored with the checkpoint (step, metric values).
         """
-        self.held.release()
         for worker in self._workers.values():
             if hasattr(worker.backend, "log_checkpoint"):
                 worker.submit("log_checkpoint", path, tuple(aliases), metadata)
 
     # -- durability, resume, end -----------------------------------------------------------
     def flush(self, timeout: float | None = None) -> bool:
-        """Block until every queue is drained and what was sent is durable.
+        """Wait until every queue is drained and what was sent is durable, for at most
+        ``timeout`` seconds (``flush_timeout`` when None) for the backends together.
 
         Returns:
-            True when every working backend is flushed.
+            True when every working backend is flushed; False when one failed or is still
+            sending (it goes on in the background).
         """
-        self.held.release()
-        return all([worker.flush(timeout) for worker in self._workers.values()])
+        deadline = time.monotonic() + (self.flush_timeout if timeout is None else timeout)
+        done = [
+            worker.flush(max(0.0, deadline - time.monotonic())) for worker in self._workers.values()
+        ]
+        return all(done)
 
     def state_dict(self) -> dict:
         """Each backend's run id and bookkeeping, to store in a checkpoint (plain values)."""
@@ -247,19 +245,32 @@ class Visualizer(ManagerMixin, ImageDrawer):
             if backend is not None and backend_state:
                 backend.load_state_dict(backend_state)
 
+    def pause(self) -> None:
+        """Send everything queued and stop the writer threads, leaving the tracked runs
+        open: a later ``add_*`` (``runner.test()`` after ``runner.train()``) continues the
+        same runs. They are finished by :meth:`close`, or when the process exits."""
+        fresh = {}
+        for name, worker in self._workers.items():
+            worker.stop(timeout=self.close_timeout)
+            fresh[name] = BackendWorker(name, worker.backend)
+            fresh[name].error = worker.error
+            if worker.backend._env_initialized:
+                fresh[name].close_at_exit()
+        self._workers = fresh
+
     def close(self, exit_code: int = 0) -> None:
         """Flush every queue, finish every run (W&B records ``exit_code``), stop the writers.
 
-        The visualizer stays usable: a later ``add_*`` continues the same runs (a test after
-        training lands in the training's W&B run).
+        The visualizer stays usable: a later ``add_*`` continues the same runs (W&B resumes the
+        run id). To keep the runs open between a Runner's ``train()`` and ``test()``, the
+        LoggerHook calls :meth:`pause` instead.
 
         Args:
             exit_code: 0 after a normal end; non-zero after an exception.
         """
-        self.held.release()
         states = self.state_dict()
         for worker in self._workers.values():
-            worker.close(exit_code)
+            worker.close(exit_code, timeout=self.close_timeout)
         fresh = {}
         for name, old in self._workers.items():
             backend = old.backend

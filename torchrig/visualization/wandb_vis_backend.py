@@ -7,38 +7,26 @@ import os
 import os.path as osp
 import re
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 from torchrig.registry import VISBACKENDS
 from torchrig.visualization._env import config_to_dict
-from torchrig.visualization._format_server import MIN_ROWS, SERVER, format_wandb_rows
 from torchrig.visualization._values import to_builtin, to_image
-from torchrig.visualization._wandb_store import (
-    Journal,
-    history_steps,
-    read_journal,
-    wait_for_exit_record,
-    wait_until_settled,
-)
-from torchrig.visualization._wandb_wire import RowEncoder, proto_request
+from torchrig.visualization._wandb_store import Journal, rows_to_resend
 from torchrig.visualization._writer import register_exit_close, report
 from torchrig.visualization.base_vis_backend import BaseVisBackend, force_init_env, import_tracker
-
-_NUMBERS = frozenset((int, float))
-
-
-def _numbers_only(row: dict) -> bool:
-    """Whether every value is an ``int`` or a ``float`` (not a subclass such as ``bool``)."""
-    return _NUMBERS.issuperset(map(type, row.values()))
-
 
 __all__ = ["WandbVisBackend"]
 
 # Metric names whose best value is the largest / smallest (as MMEngine's CheckpointHook infers).
 _GREATER = re.compile(r"acc|top|auc|precision|recall|f1|map|miou|mdice|ar@|psnr|ssim", re.I)
 _LESS = re.compile(r"loss|error|err\b|mse|mae|rmse|fid", re.I)
-_FAST_ROWS = 256
+# The field every torchrig row carries, and W&B's x-axis for every metric (``define_metric``).
+STEP_METRIC = "iter"
+# Runs this process's backends opened (a run the user opened is joined, never finished).
+_OPENED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _summary_rule(key: str) -> str | None:
@@ -54,46 +42,52 @@ def _summary_rule(key: str) -> str | None:
 
 @VISBACKENDS.register_module()
 class WandbVisBackend(BaseVisBackend):
-    """Sends a run to Weights & Biases; W&B's step is the global training iteration.
+    """Sends a run to Weights & Biases through its public API (``wandb.init``, ``Run.log``...).
 
-    Values logged at the same step (train losses, then the validation metrics computed at that
-    iteration) share one W&B row: a row stays open until a larger step arrives, so nothing is
-    dropped as "step must only increase". A value for a step older than the open row cannot
-    be placed by W&B; scalars are then dropped with one warning (the local backend keeps
-    them) and images go to the open row.
+    **The run.** If a W&B run is active when the backend starts (``wandb.run``: the user's own
+    ``wandb.init()``, a notebook, ``wandb.agent(sweep_id, function=...)``), torchrig logs into
+    it (the config is added to ``run.config``) and leaves finishing it to its owner. Otherwise it
+    creates the run with ``wandb.init(**init_kwargs)`` as the global run, so ``wandb.log``,
+    ``wandb.summary`` and ``wandb.config`` in user code land in it, and finishes it at
+    :meth:`close` (the end of the process, or ``visualizer.close()``).
 
-    Durability: every history row is also journaled under ``save_dir``; :meth:`flush` (called
-    before each checkpoint) fsyncs the journal, and a process resumed with
-    :meth:`load_state_dict` re-sends, to the same run id, each row logged before the checkpoint
-    that W&B's run files do not hold (W&B's writer loses its buffer when a process is killed).
+    **Steps.** Every row carries the global training iteration as its ``iter`` field, which
+    is every metric's x-axis (``define_metric('*', step_metric='iter')``); rows are logged
+    without ``step=``, so W&B's own ``_step`` counts rows. A user's ``wandb.log(...)`` lands
+    at the iteration of torchrig's last row (W&B fills in its ``iter``: log after the
+    LoggerHook, e.g. from a hook with ``priority='LOW'``, to land at the current one), and
+    can never make W&B drop torchrig's rows, as a ``step=`` behind W&B's own would.
 
-    Console and log file: W&B's console capture (which forwards every line printed to stdout
-    and stderr to its service, costing about as much per log line as a small model's training
-    step) is off unless ``init_kwargs`` ask for it (``settings=dict(console="auto")`` or a
-    ``wandb.Settings`` with ``console`` set, or ``WANDB_CONSOLE``). Instead, the run's log
-    files (every ``*.log`` in the parent of ``save_dir``: the Runner's
-    ``work_dir/<timestamp>/<timestamp>.log``) are added to the run's files and uploaded when it
-    ends. Trade-off: W&B's *Logs* tab stays empty and output that bypasses the logger (bare
-    ``print``, tracebacks) is not in the run.
+    Rows are logged on the thread that logs (``threaded = False``): ``Run.log`` only hands them
+    to W&B's service process, which writes and uploads in the background, and this keeps them
+    in order with the user's own ``wandb.log`` calls.
+
+    **Console and log file.** W&B's console capture is left as W&B sets it (on: the run's
+    *Logs* tab shows the training output); ``init_kwargs=dict(settings=dict(console='off'))``
+    turns it off. The run's log files (``*.log`` next to ``save_dir``: the Runner's
+    ``work_dir/<timestamp>/<timestamp>.log``) are saved with ``policy='live'``.
+
+    **Durability.** Every row is also journaled under ``save_dir``; :meth:`flush` (before each
+    checkpoint) fsyncs the journal, and a process resumed with :meth:`load_state_dict`
+    re-sends, to the same run id, each row logged before the checkpoint that W&B did not keep
+    (W&B's service loses its buffer when a process is killed; see ``_wandb_store``).
 
     Args:
         save_dir: Directory for W&B's files (``init_kwargs['dir']`` defaults to it).
-        init_kwargs: Passed to ``wandb.init`` (``project``, ``entity``, ``name``, ``mode``...);
-            ``settings.console`` defaults to ``"off"`` (see above).
+        init_kwargs: Passed to ``wandb.init`` (``project``, ``entity``, ``name``, ``mode``,
+            ``settings``...).
         define_metric_cfg: ``{metric: summary}`` (e.g. ``{'accuracy': 'max'}``) or a list of
-            ``wandb.define_metric`` keyword dicts.
-        commit: Kept for MMEngine configs; rows are committed when a larger step arrives (or
-            on close), which is what keeps train and validation values of one step together.
+            ``Run.define_metric`` keyword dicts.
+        commit: Kept for MMEngine configs (W&B commits a row when the next step arrives).
         log_code_name: When set, the run's code is saved under this name.
-        watch_kwargs: When set, :meth:`add_graph` calls ``wandb.watch(model, **watch_kwargs)``.
+        watch_kwargs: When set, :meth:`add_graph` calls ``run.watch(model, **watch_kwargs)``.
         log_checkpoint: Upload checkpoints given to :meth:`log_checkpoint` as artifacts.
-        auto_summary: Define the summary (best and last) of loss- and metric-like keys that
-            ``define_metric_cfg`` does not name: ``min`` for losses, ``max`` for accuracies.
-        fast_history: Send queued scalar rows in batches straight to wandb-core, encoded as
-            the messages ``wandb.log`` would send (checked against protobuf at start; falls
-            back to protobuf's API, then to ``wandb.log``, if W&B's internals differ).
-        save_log_files: Add the ``*.log`` files next to ``save_dir`` to the run's files.
+        auto_summary: Summarise loss-like keys by their ``min`` and metric-like keys by their
+            ``max`` (keys ``define_metric_cfg`` does not name).
+        save_log_files: Save the ``*.log`` files next to ``save_dir`` live in the run's files.
     """
+
+    threaded = False
 
     def __init__(
         self,
@@ -105,7 +99,6 @@ class WandbVisBackend(BaseVisBackend):
         watch_kwargs: dict | None = None,
         log_checkpoint: bool = False,
         auto_summary: bool = True,
-        fast_history: bool = True,
         save_log_files: bool = True,
     ) -> None:
         super().__init__(save_dir)
@@ -116,24 +109,22 @@ class WandbVisBackend(BaseVisBackend):
         self._watch_kwargs = watch_kwargs
         self._log_checkpoint = log_checkpoint
         self._auto_summary = auto_summary
-        self._fast = fast_history
+        self._save_log_files = save_log_files
         self._run: Any = None
         self._wandb: Any = None
+        self._owns_run = False
         self._step = 0
         self._defined: set[str] = set()
-        self._pending: list[tuple[int, dict, bool]] = []  # (step, row, journal it)
         self._journal: Journal | None = None
         self._resume: dict | None = None
-        self._warned_old_step = False
-        self._encoder: RowEncoder | None = None
-        self._save_log_files = save_log_files
+        self._segments: list[dict] = []  # journals of earlier processes of this run
         self._saved_logs: set[str] = set()
 
     # -- set-up ----------------------------------------------------------------------------
     @property
     @force_init_env
     def experiment(self) -> Any:
-        """The wandb run (``wandb.sdk.wandb_run.Run``)."""
+        """The wandb run (``wandb.Run``)."""
         return self._run
 
     def _init_env(self) -> None:
@@ -141,58 +132,47 @@ class WandbVisBackend(BaseVisBackend):
         self._wandb = wandb
         save_dir = osp.abspath(self._save_dir or ".")
         os.makedirs(save_dir, exist_ok=True)
-        kwargs = dict(self._init_kwargs)
-        kwargs.setdefault("dir", save_dir)
-        kwargs.setdefault("reinit", "create_new")
-        replay: list[tuple[int, dict]] = []
-        if self._resume and self._resume.get("run_id"):
-            kwargs.setdefault("id", self._resume["run_id"])
-            kwargs.setdefault("resume", "allow")
-            replay = self._rows_to_resend(self._resume)
-            self._step = int(self._resume.get("step", 0))
-            _avoid_same_second(osp.join(kwargs["dir"], "wandb"), kwargs["id"])
-        _console_off_unless_asked(kwargs, wandb)
-        self._run = wandb.init(**kwargs)
-        register_exit_close()
-        self._defined = set()
-        self._pending = []
-        self._encoder = None
-        if self._fast:
-            try:
-                self._encoder = RowEncoder(self._run._interface)
-            except Exception:  # noqa: BLE001 - another W&B version: protobuf's API instead
-                self._encoder = None
-        self._save_logs()
-        self._journal = Journal(osp.join(save_dir, f"torchrig-wandb-{self._run.id}.jsonl"))
+        resume = self._resume or {}
+        if self._run is not None and wandb.run is self._run:
+            pass  # the visualizer was paused (train, then test): the same run goes on
+        elif wandb.run is not None and wandb.run not in _OPENED:
+            self._run, self._owns_run = wandb.run, False  # the user's run
+        else:
+            kwargs = dict(self._init_kwargs)
+            kwargs.setdefault("dir", save_dir)
+            if wandb.run is not None:  # another torchrig backend's: this one gets its own
+                kwargs.setdefault("reinit", "create_new")
+            if resume.get("run_id"):
+                kwargs.setdefault("id", resume["run_id"])
+                kwargs.setdefault("resume", "allow")
+                _avoid_same_second(osp.join(kwargs["dir"], "wandb"), kwargs["id"])
+            self._run, self._owns_run = wandb.init(**kwargs), True
+            _OPENED.add(self._run)
+            register_exit_close()
+        if self._journal is None or self._journal.closed:
+            self._journal = Journal(osp.join(save_dir, f"torchrig-wandb-{self._run.id}.jsonl"))
         self._define_metrics()
-        for step, row in replay:
-            self._send_row(step, row, journal=False)
-        self._send_pending()
+        self._save_logs()
+        if resume.get("run_id") == self._run.id:
+            self._step = max(self._step, int(resume.get("step", 0)))
+            for step, row in rows_to_resend(resume, self._run, STEP_METRIC):
+                self._log(row, step)
+        self._resume = None
 
     def _define_metrics(self) -> None:
+        run = self._run
+        run.define_metric(STEP_METRIC)
+        run.define_metric("*", step_metric=STEP_METRIC)
+        self._defined = {STEP_METRIC}
         cfg = self._define_metric_cfg
         if isinstance(cfg, dict):
             for metric, summary in cfg.items():
-                self._run.define_metric(metric, summary=summary)
+                run.define_metric(metric, summary=summary, step_metric=STEP_METRIC)
                 self._defined.add(metric)
         elif isinstance(cfg, list):
             for item in cfg:
-                self._run.define_metric(**item)
+                run.define_metric(**{"step_metric": STEP_METRIC, **item})
                 self._defined.add(item.get("name", ""))
-
-    def _rows_to_resend(self, state: dict) -> list[tuple[int, dict]]:
-        segments = state.get("segments", [])
-        run_files = [seg["run_file"] for seg in segments if seg.get("run_file")]
-        # A killed run's W&B service may still be appending its last rows: read them after it.
-        wait_until_settled(run_files)
-        present = history_steps(run_files)
-        rows = []
-        for seg in segments:
-            start, entries = int(seg.get("start", 0)), int(seg.get("entries", 0))
-            for step, row in read_journal(seg["journal"], start, entries):
-                if step not in present:
-                    rows.append((step, row))
-        return rows
 
     # -- data ------------------------------------------------------------------------------
     @force_init_env
@@ -214,11 +194,8 @@ class WandbVisBackend(BaseVisBackend):
 
     @force_init_env
     def add_image(self, name: str, image: Any, step: int = 0, **kwargs: Any) -> None:
-        """Log ``image`` (HWC uint8 RGB) as a ``wandb.Image`` at ``step`` (or the open row)."""
-        self._send_pending()
-        step = max(int(step), self._step)
-        self._run.log({name: self._wandb.Image(to_image(image))}, step=step)
-        self._step = step
+        """Log ``image`` (HWC uint8 RGB) as a ``wandb.Image`` at ``step``."""
+        self._log({name: self._wandb.Image(to_image(image)), STEP_METRIC: int(step)}, int(step))
 
     @force_init_env
     def add_scalar(self, name: str, value: Any, step: int = 0, **kwargs: Any) -> None:
@@ -233,104 +210,38 @@ class WandbVisBackend(BaseVisBackend):
         file_path: str | None = None,
         **kwargs: Any,
     ) -> None:
-        """Log scalars at ``step``, W&B's own step (the global training iteration).
+        """Log scalars at ``step`` (the global training iteration), journaled for resume.
 
         Args:
             scalar_dict: Keys and values.
-            step: The global training iteration.
+            step: The global training iteration (also the row's ``iter`` unless it has one).
             file_path: Unused (local backend only).
             **kwargs: Unused.
         """
-        self._add_scalars(scalar_dict, step)
-
-    def _add_scalars(self, scalar_dict: dict, step: int = 0, *_: Any, **__: Any) -> None:
         step = int(step)
-        if step < self._step:
-            if not self._warned_old_step:
-                self._warned_old_step = True
-                report(
-                    f"WandbVisBackend: values for step {step} arrived after step {self._step}; "
-                    "W&B cannot place them, they are kept only by the local backend"
-                )
-            return
-        if _numbers_only(scalar_dict):  # what the LoggerHook sends: a plain copy
-            self._send_row(step, dict(scalar_dict), journal=True, numbers=True)
-        else:
-            row = {key: to_builtin(value) for key, value in scalar_dict.items()}
-            self._send_row(step, row, journal=True)
+        row = {key: to_builtin(value) for key, value in scalar_dict.items()}
+        row.setdefault(STEP_METRIC, step)
+        if self._auto_summary and not self._defined.issuperset(row):
+            self._define_summaries(row)
+        if self._journal is not None:
+            self._journal.append(step, row)
+        self._log(row, step)
 
-    def _send_row(self, step: int, row: dict, journal: bool, numbers: bool | None = None) -> None:
-        """Send ``row`` at ``step`` (``journal``: record it; rows re-sent on resume are not).
-        Rows of numbers wait in ``_pending`` and are journaled and sent in batches."""
-        if (self._auto_summary or self._defined) and not self._defined.issuperset(row):
-            self._define_new(row)
+    def _log(self, row: dict, step: int) -> None:
+        """``Run.log`` without a W&B step: W&B gives the row the next step, and its ``iter``
+        (every metric's x-axis) places it. Passing ``step=`` would fight the user's own
+        ``wandb.log`` calls, and W&B drops a row whose step is behind its own."""
+        self._run.log(row)
         self._step = max(self._step, step)
-        if self._fast and (numbers or (numbers is None and _numbers_only(row))):
-            self._pending.append((step, row, journal))
-            if len(self._pending) >= _FAST_ROWS:
-                self._send_pending()
-        else:
-            self._send_pending()
-            if journal and self._journal is not None:
-                self._journal.append(step, row)
-            self._run.log(row, step=step)
 
-    def _define_new(self, row: dict) -> None:
+    def _define_summaries(self, row: dict) -> None:
         for key in row:
             if key in self._defined:
                 continue
             self._defined.add(key)
-            rule = _summary_rule(key) if self._auto_summary else None
+            rule = _summary_rule(key)
             if rule is not None:
-                self._send_pending()
-                self._run.define_metric(key, summary=rule)
-
-    def _send_pending(self) -> None:
-        """Journal and send the rows waiting in ``_pending``, in one socket write."""
-        if not self._pending:
-            return
-        rows, self._pending = self._pending, []
-        journal, journaled = self._journal, False
-        if self._fast:
-            try:
-                if self._encoder is not None:
-                    frames, text, count = self._encode(rows)
-                    if journal is not None:
-                        journal.extend(text, count)
-                    journaled = True
-                    self._encoder.send(frames)
-                else:
-                    self._journal_rows(rows)
-                    journaled = True
-                    _publish_rows(self._run, [(step, row) for step, row, _ in rows])
-                return
-            except Exception as err:  # noqa: BLE001 - W&B internals moved: use wandb.log
-                self._fast = False
-                report(f"WandbVisBackend: batched sending unavailable ({err!r}); using wandb.log")
-        if not journaled:
-            self._journal_rows(rows)
-        for step, row, _ in rows:
-            self._run.log(row, step=step)
-
-    def _encode(self, rows: list[tuple[int, dict, bool]]) -> tuple[bytes, str, int]:
-        """The frames of ``rows`` and the journal lines of those to journal (text, count);
-        a large batch is encoded by the format server's process."""
-        now = time.time()
-        if len(rows) >= MIN_ROWS:
-            done = SERVER.call("wandb", self._encoder.constants(), rows, now)
-            if done is not None:
-                return done
-        return format_wandb_rows(self._encoder, rows, now)
-
-    def _journal_rows(self, rows: list[tuple[int, dict, bool]]) -> None:
-        if self._journal is not None:
-            for step, row, journal in rows:
-                if journal:
-                    self._journal.append(step, row)
-
-    def after_batch(self) -> None:
-        """Send the rows gathered from one batch of the writer's queue."""
-        self._send_pending()
+                self._run.define_metric(key, summary=rule, step_metric=STEP_METRIC)
 
     # -- checkpoints, durability, end --------------------------------------------------------
     @force_init_env
@@ -348,7 +259,6 @@ class WandbVisBackend(BaseVisBackend):
         """
         if not self._log_checkpoint:
             return
-        self._send_pending()
         artifact = self._wandb.Artifact(
             f"model-{self._run.id}", type="model", metadata=metadata or {}
         )
@@ -356,29 +266,24 @@ class WandbVisBackend(BaseVisBackend):
         self._run.log_artifact(artifact, aliases=list(aliases))
 
     def flush(self) -> None:
-        """Hand queued rows to W&B and fsync the journal (a checkpoint is durable)."""
-        if self._run is None:
-            return
-        self._send_pending()
+        """Fsync the journal (what a resumed process re-sends from); W&B's service process
+        writes and uploads the rows on its own."""
         if self._journal is not None:
             self._journal.sync()
 
     def close(self, exit_code: int = 0) -> None:
-        """Send what is left and finish the run with ``exit_code``."""
+        """Finish the run with ``exit_code`` if this backend created it (a run the user
+        created stays open: finishing it is its owner's call)."""
         if self._run is None:
             return
-        self.flush()
         if self._journal is not None:
             self._journal.close()
         self._save_logs()
-        run_file = _run_file(self._run)
-        run_file = run_file if run_file and osp.exists(run_file) else ""
-        self._run.finish(exit_code=exit_code)
-        if run_file and not wait_for_exit_record(run_file):
-            report(f"WandbVisBackend: W&B did not finish writing {run_file} within 30 s")
+        if self._owns_run:
+            self._run.finish(exit_code=exit_code)
 
     def _save_logs(self) -> None:
-        """Add the run's log files (``*.log`` next to ``save_dir``) to the W&B run's files."""
+        """Save the run's log files (``*.log`` next to ``save_dir``) live in the run's files."""
         if not self._save_log_files or self._save_dir is None:
             return
         parent = osp.dirname(osp.abspath(self._save_dir))
@@ -387,7 +292,7 @@ class WandbVisBackend(BaseVisBackend):
                 continue
             self._saved_logs.add(path)
             try:
-                self._run.save(path, base_path=parent, policy="end")
+                self._run.save(path, base_path=parent, policy="live")
             except Exception as err:  # noqa: BLE001 - the log is a convenience, not the data
                 report(f"WandbVisBackend: could not add {path} to the run's files: {err!r}")
 
@@ -395,15 +300,17 @@ class WandbVisBackend(BaseVisBackend):
         """The run id, the last step and the journals to re-send from after a crash."""
         if self._run is None:
             return dict(self._resume or {})
-        segments = list((self._resume or {}).get("segments", []))
-        segments.append(
-            {
-                "journal": self._journal.path if self._journal else "",
-                "start": self._journal.start if self._journal else 0,
-                "entries": self._journal.entries if self._journal else 0,
-                "run_file": _run_file(self._run),
-            }
-        )
+        journal = self._journal
+        segments = list(self._segments)
+        if journal is not None:
+            segments.append(
+                {
+                    "journal": journal.path,
+                    "start": journal.start,
+                    "entries": journal.entries,
+                    "run_file": _run_file(self._run),
+                }
+            )
         return {
             "run_id": self._run.id,
             "project": self._run.project,
@@ -417,28 +324,13 @@ class WandbVisBackend(BaseVisBackend):
             report("WandbVisBackend.load_state_dict called after the run started; ignored")
             return
         self._resume = dict(state) if state else None
-
-
-def _console_off_unless_asked(kwargs: dict, wandb: Any) -> None:
-    """Turn W&B's console capture off unless ``init_kwargs`` (or ``WANDB_CONSOLE``) set it."""
-    if os.environ.get("WANDB_CONSOLE"):
-        return
-    settings = kwargs.get("settings")
-    if settings is None:
-        kwargs["settings"] = wandb.Settings(console="off")
-    elif isinstance(settings, dict):
-        if "console" not in settings:
-            kwargs["settings"] = {**settings, "console": "off"}
-    elif "console" not in getattr(settings, "model_fields_set", {"console"}):
-        kwargs["settings"] = settings.model_copy(update={"console": "off"})
+        self._segments = list((state or {}).get("segments", []))
 
 
 def _run_file(run: Any) -> str:
-    path = getattr(getattr(run, "settings", None), "sync_file", None)
-    if path:
-        return osp.abspath(path)
+    """The run's ``run-<id>.wandb`` (where W&B's service writes the run; read on resume)."""
     found = glob.glob(osp.join(osp.dirname(run.dir), f"run-{run.id}.wandb"))
-    return found[0] if found else ""
+    return osp.abspath(found[0]) if found else ""
 
 
 def _avoid_same_second(wandb_dir: str, run_id: str) -> None:
@@ -451,16 +343,3 @@ def _avoid_same_second(wandb_dir: str, run_id: str) -> None:
         if not any(glob.glob(osp.join(wandb_dir, f"*-{stamp}-{run_id}")) for stamp in stamps):
             return
         time.sleep(1.05 - time.time() % 1.0)
-
-
-def _publish_rows(run: Any, rows: list[tuple[int, dict]]) -> None:
-    """Publish history rows to wandb-core with protobuf's API in one hand-over."""
-    interface = run._interface
-    now = time.time()
-    requests = [proto_request(interface, step, row, now) for step, row in rows]
-
-    async def publish_all() -> None:
-        for request in requests:
-            await interface._client.publish(request)
-
-    interface._asyncer.run(publish_all)

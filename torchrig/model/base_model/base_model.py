@@ -7,7 +7,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.modules import module as _nn_module
 
 from torchrig.model.base_model.data_preprocessor import BaseDataPreprocessor
 from torchrig.model.base_module import BaseModule
@@ -22,42 +21,6 @@ def _reduced_mean(value: torch.Tensor) -> torch.Tensor:
     if value.ndim == 0 and value.is_floating_point():
         return value
     return value.mean()
-
-
-def _plain_call(module: nn.Module, plain_globals: bool | None = None) -> bool:
-    """Whether ``module(...)`` would only call ``module.forward(...)``: no hooks (its own or
-    global), no ``module.compile()``, no tracing, and ``nn.Module``'s own ``__call__``.
-
-    Calling ``forward`` directly then skips ``nn.Module.__call__``'s two extra frames, which
-    for a tiny model is a measurable share of each iteration.
-
-    Args:
-        module: The module to call.
-        plain_globals: :func:`_plain_globals`, when the caller has it already.
-    """
-    if plain_globals is None:
-        plain_globals = _plain_globals()
-    return plain_globals and not (
-        module._forward_hooks
-        or module._forward_pre_hooks
-        or module._backward_hooks
-        or module._backward_pre_hooks
-        or module._compiled_call_impl is not None
-        or type(module).__call__ is not nn.Module.__call__
-    )
-
-
-def _plain_globals() -> bool:
-    """The part of :func:`_plain_call` that is the same for every module: no Dynamo (under it,
-    the ordinary call, which it traces), no global module hooks, no JIT tracing."""
-    return not (
-        torch.compiler.is_compiling()
-        or _nn_module._global_forward_hooks
-        or _nn_module._global_forward_pre_hooks
-        or _nn_module._global_backward_hooks
-        or _nn_module._global_backward_pre_hooks
-        or torch._C._get_tracing_state()
-    )
 
 
 class BaseModel(BaseModule):
@@ -104,21 +67,8 @@ class BaseModel(BaseModule):
             detached tensors.
         """
         with optim_wrapper.optim_context(self):
-            modules = self._modules  # (``self.data_preprocessor`` goes through a failed lookup)
-            if "data_preprocessor" in modules:
-                preprocessor = modules["data_preprocessor"]
-            else:
-                preprocessor = self.data_preprocessor
-            plain_globals = _plain_globals()
-            if _plain_call(preprocessor, plain_globals):
-                data = preprocessor.forward(data, True)
-            else:
-                data = preprocessor(data, True)
-            if type(data) is dict and type(self)._run_forward is BaseModel._run_forward:
-                call = self.forward if _plain_call(self, plain_globals) else self
-                losses = call(**data, mode="loss")
-            else:
-                losses = self._run_forward(data, mode="loss")
+            data = self.data_preprocessor(data, True)
+            losses = self._run_forward(data, mode="loss")
         parsed_losses, log_vars = self.parse_losses(losses)
         optim_wrapper.update_params(parsed_losses)
         return log_vars
@@ -225,11 +175,10 @@ class BaseModel(BaseModule):
         """
 
     def _run_forward(self, data: dict | tuple | list, mode: str) -> Any:
-        call = self.forward if _plain_call(self) else self
         if isinstance(data, dict):
-            return call(**data, mode=mode)
+            return self(**data, mode=mode)
         if isinstance(data, (list, tuple)):
-            return call(*data, mode=mode)
+            return self(*data, mode=mode)
         raise TypeError(
             "the data_preprocessor must return a dict, list or tuple, but returned a "
             f"{type(data).__name__}"
