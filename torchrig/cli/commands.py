@@ -43,8 +43,13 @@ def _build_runner(cfg: Any) -> Any:
 
 
 def train(args: argparse.Namespace) -> None:
-    """``torchrig train CONFIG``: builds the Runner from the config and trains."""
+    """``torchrig train CONFIG [key=value ...]``: builds the Runner from the config and trains."""
     cfg = load_config(args.config, args.cfg_options)
+    if getattr(args, "overrides", None):
+        from torchrig.cli.sweep import parse_overrides
+        from torchrig.visualization._wandb_sweep import merge_overrides
+
+        merge_overrides(cfg, parse_overrides(args.overrides), "torchrig train arguments")
     cfg.launcher = args.launcher
     cfg.work_dir = _default_work_dir(cfg, args.config, args.work_dir)
     if args.amp:

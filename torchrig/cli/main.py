@@ -38,7 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    train = commands.add_parser("train", help="train a model from a config")
+    train = commands.add_parser(
+        "train",
+        help="train a model from a config",
+        allow_abbrev=False,  # a sweep's --key=value must not be taken for an option prefix
+        epilog="Further arguments key=value, --key=value or --key value override config keys "
+        "(what `wandb agent` passes with ${args_no_hyphens} or ${args}).",
+    )
     train.add_argument("config", help="the config file (.py, .json, .yaml)")
     train.add_argument(
         "--work-dir", help="where logs and checkpoints go (default: work_dirs/<config name>)"
@@ -71,20 +77,28 @@ def build_parser() -> argparse.ArgumentParser:
     config = commands.add_parser("config", help="print the fully resolved config")
     config.add_argument("config")
     _add_cfg_options(config)
+
+    from torchrig.cli import sweep
+
+    sweep.add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    from torchrig.cli import commands
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "train":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.overrides = extra  # train's config overrides (W&B sweep agents pass these)
+    from torchrig.cli import commands, sweep
 
     handler = {
         "train": commands.train,
         "test": commands.test,
         "plot": commands.plot,
         "config": commands.show_config,
+        "sweep": sweep.sweep,
     }[args.command]
     try:
         handler(args)
