@@ -228,6 +228,17 @@ class WandbVisBackend(BaseVisBackend):
             self._journal.append(step, row)
         self._log(row, step)
 
+    @force_init_env
+    def log_media(self, values: dict, step: int) -> None:
+        """Log W&B objects (``wandb.Table``, ``wandb.Image``...) at ``step`` (the global
+        training iteration), in the row of that iteration's scalars.
+
+        Args:
+            values: Keys to W&B data types.
+            step: The global training iteration.
+        """
+        self._log({**values, STEP_METRIC: int(step)}, int(step))
+
     def _log(self, row: dict, step: int) -> None:
         """``Run.log`` at W&B step ``step`` (the iteration), so that values of one iteration
         share a row. Where W&B's step is already past it (the user's own ``wandb.log`` calls
