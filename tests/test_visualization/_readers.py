@@ -34,6 +34,7 @@ class WandbRun:
     summary: dict[str, Any] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
     exit_code: int | None = None
     resumed: bool = False
 
@@ -122,6 +123,9 @@ def read_wandb_run(path: str) -> WandbRun:
         elif kind == "request" and record.request.WhichOneof("request_type") == "log_artifact":
             art = record.request.log_artifact.artifact
             run.artifacts.append({"name": art.name, "type": art.type, "aliases": list(art.aliases)})
+        elif kind == "alert":
+            alert = record.alert
+            run.alerts.append({"title": alert.title, "text": alert.text, "level": alert.level})
         elif kind == "exit":
             run.exit_code = record.exit.exit_code
     return run

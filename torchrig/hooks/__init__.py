@@ -16,6 +16,7 @@ from torchrig.hooks.progress_bar_hook import ProgressBarHook
 from torchrig.hooks.runtime_info_hook import RuntimeInfoHook
 from torchrig.hooks.sampler_seed_hook import DistSamplerSeedHook
 from torchrig.hooks.sync_buffer_hook import SyncBuffersHook
+from torchrig.hooks.wandb_alert_hook import WandbAlertHook
 from torchrig.hooks.wandb_table_hook import WandbTableHook
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ProgressBarHook",
     "RuntimeInfoHook",
     "SyncBuffersHook",
+    "WandbAlertHook",
     "WandbTableHook",
     "check_hook_stages",
 ]
