@@ -140,6 +140,7 @@ def test_wandb_agent_function_run_overrides_before_build(wandb_offline, monkeypa
         "WANDB_SWEEP_PARAM_PATH",
         write_sweep_params(tmp_path / "wandb" / "sweep-sweep2" / "config-fnrun1.yaml", params),
     )
+    wandb.teardown()  # as the agent does before each run: W&B's settings re-read the env
     run = wandb.init(dir=str(tmp_path / "user"))
     assert run.sweep_id == "sweep2"
     cfg = Config.fromfile(small_digits_config(tmp_path))

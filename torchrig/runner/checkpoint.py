@@ -148,7 +148,8 @@ def _load_checkpoint(
     weights_only: bool = True,
     logger: logging.Logger | str | None = None,
 ) -> Any:
-    """Reads a checkpoint file (or an ``http(s)://`` URL) with a clear error on failure.
+    """Reads a checkpoint file (or an ``http(s)://`` URL, or a W&B artifact
+    ``wandb-artifact://ENTITY/PROJECT/NAME:ALIAS``) with a clear error on failure.
 
     Args:
         filename: Local path or URL.
@@ -162,6 +163,10 @@ def _load_checkpoint(
         CheckpointError: The file is truncated, corrupt or holds refused objects.
     """
     name = os.fspath(filename)
+    if name.startswith("wandb-artifact://"):  # downloaded with W&B's public API
+        from torchrig.visualization._wandb_artifacts import download_checkpoint
+
+        name = download_checkpoint(name)
     if name.startswith(("http://", "https://")):
         return torch.hub.load_state_dict_from_url(
             name, map_location=map_location, weights_only=weights_only
