@@ -72,6 +72,10 @@ def test_tables_in_the_wandb_run_equal_the_model_outputs(wandb_offline):
     assert (f"val-samples-{run_id}", "dataset") in kinds
     aliases = {a for art in run.artifacts if art["type"] == "predictions" for a in art["aliases"]}
     assert {"iter_8", "iter_16", "latest"} <= aliases
+    # Each predictions artifact: the table, and it joined to the samples table by index.
+    for art in run.artifact_details:
+        if art["type"] == "predictions":
+            assert {"predictions.table.json", "joined.joined-table.json"} <= set(art["files"])
 
     # Every backend gets the same rows as JSON lines.
     vis_data = osp.join(runner.log_dir, "vis_data")
