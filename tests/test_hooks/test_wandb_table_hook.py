@@ -118,3 +118,29 @@ def test_rows_from_openmmlab_data_samples():
     assert row["input"].shape == (4, 4, 3)
     with pytest.raises(ValueError, match="num_samples must be >= 1"):
         WandbTableHook(num_samples=0)
+
+
+def test_boxes_from_detection_data_samples_go_on_the_wandb_image():
+    import wandb
+
+    from torchrig.hooks.wandb_table_hook import _wandb_boxes
+    from torchrig.structures import InstanceData
+
+    pred = InstanceData(
+        bboxes=torch.tensor([[1.0, 2.0, 5.0, 6.0]]),
+        labels=torch.tensor([1]),
+        scores=torch.tensor([0.9]),
+    )
+    gt = InstanceData(bboxes=torch.tensor([[2.0, 4.0, 10.0, 12.0]]), labels=torch.tensor([0]))
+    sample = BaseDataElement(
+        pred_instances=pred, gt_instances=gt, metainfo=dict(scale_factor=(2.0, 2.0))
+    )
+    row = WandbTableHook()._row(0, torch.zeros(3, 8, 8, dtype=torch.uint8), sample)
+    assert row["boxes"] == {
+        "predictions": [{"box": [1.0, 2.0, 5.0, 6.0], "label": 1, "score": pytest.approx(0.9)}],
+        "ground_truth": [{"box": [1.0, 2.0, 5.0, 6.0], "label": 0, "score": None}],  # rescaled
+    }
+    assert row["pred_instances"] == 1 and row["gt_instances"] == 1
+    boxes = _wandb_boxes(row["boxes"], ["cat", "dog"])
+    assert boxes["predictions"]["class_labels"] == {1: "dog"}
+    wandb.Image(row["input"], boxes=boxes)  # W&B checks the boxes' format (raises if bad)

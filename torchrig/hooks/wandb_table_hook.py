@@ -179,7 +179,7 @@ class WandbTableHook(Hook):
 
     def _row(self, index: int, inputs: Any, output: Any) -> dict[str, Any]:
         pred = _plain_label(_meta(output, "pred_label"))
-        return {
+        row = {
             "index": index,
             "input": self._input(inputs, output),
             "ground_truth": _plain_label(_meta(output, "gt_label")),
@@ -187,6 +187,10 @@ class WandbTableHook(Hook):
             "score": _score(_meta(output, "pred_score"), pred),
             **_extras(output),
         }
+        boxes = _boxes(output)
+        if boxes:
+            row["boxes"] = boxes
+        return row
 
     def _input(self, inputs: Any, output: Any) -> Any:
         """An image (HWC/HW uint8 array), text, or the plain values of ``inputs``."""
@@ -249,8 +253,13 @@ class WandbTableHook(Hook):
         try:
             import wandb
 
-            def media(value: Any) -> Any:
-                return wandb.Image(value) if _is_image(value) else value
+            def media(value: Any, row: dict | None = None) -> Any:
+                if not _is_image(value):
+                    return value
+                boxes = (row or {}).get("boxes")
+                if boxes:
+                    return wandb.Image(value, boxes=_wandb_boxes(boxes, classes))
+                return wandb.Image(value)
 
             run = backend.experiment
             values: dict[str, Any] = {}
@@ -269,10 +278,10 @@ class WandbTableHook(Hook):
                 run.log_artifact(artifact)
                 self._samples_table = table
             predictions = [_named(r, classes) for r in rows]
-            columns = sorted({k for row in predictions for k in row}, key=_column_order)
+            columns = sorted({k for row in predictions for k in row} - {"boxes"}, key=_column_order)
             table = wandb.Table(columns=columns)
-            for row in predictions:
-                table.add_data(*(media(row.get(c)) for c in columns))
+            for row in predictions:  # boxes are drawn on the input image
+                table.add_data(*(media(row.get(c), row) for c in columns))
             values[self.key] = table
             if not self.joined_artifact:
                 backend.log_media(values, step)
@@ -292,6 +301,56 @@ class WandbTableHook(Hook):
             from torchrig.visualization._writer import report
 
             report(f"WandbTableHook: the tables were not sent to W&B: {err!r}")
+
+
+def _boxes(output: Any) -> dict[str, list[dict[str, Any]]]:
+    """Boxes of ``pred_instances`` / ``gt_instances`` (MMDetection's data samples) in the
+    original image's pixels: ``{'predictions': [{'box': [x1, y1, x2, y2], 'label': ...,
+    'score': ...}], 'ground_truth': [...]}`` (ground truth is scaled back by the sample's
+    ``scale_factor``, predictions are already at the original size)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for key, name in (("pred_instances", "predictions"), ("gt_instances", "ground_truth")):
+        instances = _meta(output, key)
+        bboxes = getattr(instances, "bboxes", None)
+        if bboxes is None:
+            continue
+        bboxes = bboxes.detach().cpu().float()
+        if key == "gt_instances" and _meta(output, "scale_factor") is not None:
+            w_scale, h_scale = (float(v) for v in _meta(output, "scale_factor")[:2])
+            bboxes = bboxes / bboxes.new_tensor([w_scale, h_scale, w_scale, h_scale])
+        labels = getattr(instances, "labels", None)
+        scores = getattr(instances, "scores", None)
+        found[name] = [
+            {
+                "box": [round(float(v), 2) for v in box],
+                "label": int(labels[i]) if labels is not None else 0,
+                "score": float(scores[i]) if scores is not None else None,
+            }
+            for i, box in enumerate(bboxes.tolist())
+        ]
+    return found
+
+
+def _wandb_boxes(boxes: dict[str, list[dict]], classes: Sequence | None) -> dict[str, Any]:
+    """``wandb.Image``'s ``boxes`` argument (pixel positions, class ids and names, scores)."""
+    out = {}
+    for name, items in boxes.items():
+        ids = {item["label"] for item in items}
+        box_data = []
+        for item in items:
+            x1, y1, x2, y2 = item["box"]
+            entry = {
+                "position": {"minX": x1, "minY": y1, "maxX": x2, "maxY": y2},
+                "domain": "pixel",
+                "class_id": item["label"],
+                "box_caption": str(_class_name(item["label"], classes)),
+            }
+            if item["score"] is not None:
+                entry["scores"] = {"score": item["score"]}
+            box_data.append(entry)
+        labels = {i: str(_class_name(i, classes)) for i in ids}
+        out[name] = {"box_data": box_data, "class_labels": labels}
+    return out
 
 
 def _column_order(column: str) -> tuple[int, str]:
