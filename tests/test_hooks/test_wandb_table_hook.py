@@ -10,9 +10,9 @@ import os.path as osp
 import pytest
 import torch
 
-from tests.test_cli.test_sweep import small_digits_config
 from tests.test_visualization import conftest as _vis_fixtures
 from tests.test_visualization._readers import read_finished_wandb_run, wandb_run_files
+from tests.test_visualization._small_configs import small_digits_config
 from torchrig.hooks.wandb_table_hook import WandbTableHook
 from torchrig.structures import BaseDataElement, LabelData
 

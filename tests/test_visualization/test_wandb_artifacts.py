@@ -8,8 +8,8 @@ import os.path as osp
 
 import pytest
 
-from tests.test_cli.test_sweep import small_digits_config
 from tests.test_visualization._readers import read_finished_wandb_run, wandb_run_files
+from tests.test_visualization._small_configs import small_digits_config
 from torchrig.cli.main import main
 from torchrig.visualization._wandb_artifacts import config_hash, download_checkpoint
 
