@@ -74,12 +74,15 @@ def engine_train(
     log_interval: int = 50,
     visualizer: dict | None = None,
     tracker_started: bool = False,
+    param_scheduler: dict | None = None,
+    checkpoint: dict | None = None,
 ) -> Any:
     """The raw loop's work through a Runner (default hooks, logging every ``log_interval``
     iterations; ``visualizer``: its config, e.g. with a W&B backend, or the default;
     ``tracker_started``: wait, before training, until the trackers' runs are started (a W&B
     run takes about a second of CPU to start, on the writer's thread, which would otherwise
-    overlap the first epochs))."""
+    overlap the first epochs); ``param_scheduler``, ``checkpoint``: the Runner's scheduler
+    and CheckpointHook configs (none by default))."""
     from torchrig.hooks import Hook
     from torchrig.runner import Runner
 
@@ -111,7 +114,10 @@ def engine_train(
         ),
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
         optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.05, momentum=0.9)),
-        default_hooks=dict(logger=dict(type="LoggerHook", interval=log_interval), checkpoint=None),
+        param_scheduler=param_scheduler,
+        default_hooks=dict(
+            logger=dict(type="LoggerHook", interval=log_interval), checkpoint=checkpoint
+        ),
         custom_hooks=[FirstIter() if first_iter_only else Marks()],
         randomness=dict(seed=0),
         visualizer=visualizer,

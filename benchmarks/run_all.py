@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# (benchmark, its arguments): the engine's targets, tracking through the Runner (issue 5's
-# case) and through the Visualizer alone, then the parts.
+# (benchmark, its arguments): the engine's targets, logging and tracking through the Runner
+# (issue 14's cases), then the parts.
 ORDER = [
     ("engine", []),
-    ("tracking", ["--runner", "--processes", "5"]),
     ("tracking", []),
     ("history", []),
     ("dataset", []),

@@ -16,6 +16,7 @@ __all__ = ["__version__"]
 
 _SUBPACKAGES = frozenset(
     {
+        "analysis",
         "cli",
         "compat",
         "config",
@@ -24,6 +25,7 @@ _SUBPACKAGES = frozenset(
         "evaluator",
         "fileio",
         "hooks",
+        "infer",
         "logging",
         "model",
         "optim",

@@ -26,7 +26,7 @@ def _free_port() -> int:
 def _launch(tmp_path: Path, launcher: str, world: int = 2) -> list[dict]:
     """Start ``world`` worker processes as torchrun or srun would, never waiting forever."""
     port = str(_free_port())
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "MASTER_"))}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "MASTER_", "OMPI_"))}
     for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
         base.pop(key, None)
     base["PYTHONPATH"] = os.pathsep.join([str(REPO), base.get("PYTHONPATH", "")])
@@ -40,6 +40,15 @@ def _launch(tmp_path: Path, launcher: str, world: int = 2) -> list[dict]:
                 WORLD_SIZE=str(world),
                 LOCAL_RANK=str(rank),
                 LOCAL_WORLD_SIZE=str(world),
+                MASTER_ADDR="127.0.0.1",
+                MASTER_PORT=port,
+            )
+        elif launcher == "mpi":  # what Open MPI's mpirun sets; the address is the user's
+            env.update(
+                OMPI_COMM_WORLD_RANK=str(rank),
+                OMPI_COMM_WORLD_SIZE=str(world),
+                OMPI_COMM_WORLD_LOCAL_RANK=str(rank),
+                OMPI_COMM_WORLD_LOCAL_SIZE=str(world),
                 MASTER_ADDR="127.0.0.1",
                 MASTER_PORT=port,
             )
@@ -198,7 +207,7 @@ def test_two_processes_pytorch_launcher(tmp_path: Path) -> None:
         assert r0[key] == one["collect"], key
         assert r1[key] is None, key
     assert not list((tmp_path / "shared").glob("part_*.pkl"))
-    assert not list((tmp_path / ".dist_test").iterdir())
+    assert not (tmp_path / ".dist_test").exists()  # without tmpdir, no files at all
 
 
 def test_two_processes_slurm_launcher(tmp_path: Path) -> None:
@@ -207,3 +216,79 @@ def test_two_processes_slurm_launcher(tmp_path: Path) -> None:
     assert r0["local_size"] == 2 and r1["local_rank"] == 1
     assert r0["all_reduce_sum"] == r1["all_reduce_sum"] == [3.0, 30.0]
     assert r0["collect_gpu_uneven"] == _single_process_answers()["collect"]
+
+
+def test_two_processes_mpi_launcher(tmp_path: Path) -> None:
+    r0, r1 = _launch(tmp_path, "mpi")
+    assert [r0["rank"], r1["rank"]] == [0, 1]
+    assert r0["world"] == 2 and r1["local_rank"] == 1 and r0["local_size"] == 2
+    assert r0["all_reduce_sum"] == r1["all_reduce_sum"] == [3.0, 30.0]
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        # srun -N 2 --ntasks-per-node 4: task 5 is the 2nd of node gpu-b07
+        (
+            dict(
+                SLURM_PROCID="5",
+                SLURM_NTASKS="8",
+                SLURM_LOCALID="1",
+                SLURM_NNODES="2",
+                SLURM_NTASKS_PER_NODE="4",
+                SLURM_NODELIST="gpu-b[06-07]",
+            ),
+            dict(
+                RANK="5",
+                WORLD_SIZE="8",
+                LOCAL_RANK="1",
+                LOCAL_WORLD_SIZE="4",
+                MASTER_ADDR="gpu-b06",
+                MASTER_PORT="29500",
+            ),
+        ),
+        # an uneven layout ("3(x2)"), a port and address the user chose
+        (
+            dict(
+                SLURM_PROCID="0",
+                SLURM_NTASKS="6",
+                SLURM_LOCALID="0",
+                SLURM_JOB_NUM_NODES="2",
+                SLURM_NTASKS_PER_NODE="3(x2)",
+                SLURM_NODELIST="n1,n2",
+                MASTER_PORT="12345",
+                MASTER_ADDR="10.1.1.1",
+            ),
+            dict(
+                RANK="0",
+                WORLD_SIZE="6",
+                LOCAL_RANK="0",
+                LOCAL_WORLD_SIZE="3",
+                MASTER_ADDR="10.1.1.1",
+                MASTER_PORT="12345",
+            ),
+        ),
+    ],
+)
+def test_slurm_environment_translation(monkeypatch: pytest.MonkeyPatch, variables, expected):
+    from torchrig.dist import utils
+
+    monkeypatch.setattr(utils.shutil, "which", lambda name: None)  # no scontrol here
+    with mock.patch.dict(os.environ):
+        for key in [*expected, "SLURM_NNODES", "SLURM_JOB_NUM_NODES"]:
+            os.environ.pop(key, None)
+        os.environ.update(variables)
+        utils._set_slurm_env(None)
+        assert {key: os.environ[key] for key in expected} == expected
+        utils._set_slurm_env(23456)  # init_dist(..., port=23456) wins over MASTER_PORT
+        assert os.environ["MASTER_PORT"] == "23456"
+
+
+def test_first_host_asks_scontrol_when_there_is_one(tmp_path, monkeypatch) -> None:
+    from torchrig.dist import utils
+
+    scontrol = tmp_path / "scontrol"
+    scontrol.write_text("#!/bin/sh\necho first-of-$3\necho second\n")
+    scontrol.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert utils._first_host("x[1-2]") == "first-of-x[1-2]"

@@ -82,11 +82,9 @@ def test_sigkilled_wandb_run_resumes_the_same_run_without_losing_steps(tmp_path)
     # A killed run's file may hold nothing at all (W&B buffers); those that hold a run agree.
     assert len({run.run_id for run in runs if run.run_id is not None}) == 1
     loss_steps = Counter(
-        row["_step"] for run in runs for row in run.history if "loss" in row and "_step" in row
+        row["iter"] for run in runs for row in run.history if "loss" in row and "iter" in row
     )
     assert all(loss_steps[step] == 1 for step in range(1, 41)), loss_steps
     assert set(loss_steps) >= set(range(1, 91))  # nothing after the checkpoint is missing
-    val_steps = sorted(
-        row["_step"] for run in runs for row in run.history if "accuracy/top1" in row
-    )
+    val_steps = sorted(row["iter"] for run in runs for row in run.history if "accuracy/top1" in row)
     assert {45, 90} <= set(val_steps)

@@ -56,3 +56,15 @@ def test_argument_errors(make_runner):
     hook = ProfilerHook(on_trace_ready=dict(type="chrome"))
     with pytest.raises(ValueError, match="log_trace"):
         hook.before_run(make_runner())
+
+
+def test_npu_profiler_hook_needs_torch_npu_and_kineto_is_reported():
+    from torchrig.hooks import NPUProfilerHook
+    from torchrig.hooks.profiler_hook import check_kineto
+
+    assert check_kineto() is torch.autograd.kineto_available()
+    try:
+        import torch_npu  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="torch_npu"):
+            NPUProfilerHook(begin=0, end=2)

@@ -210,3 +210,19 @@ def test_pretrained_refuses_pickled_objects_and_missing_files(tmp_path):
         initialize(_Net(), dict(type="Pretrained", checkpoint=str(path)))
     with pytest.raises(FileNotFoundError, match="missing.pth"):
         initialize(_Net(), dict(type="Pretrained", checkpoint=str(tmp_path / "missing.pth")))
+
+
+def test_trunc_normal_fills_in_place_within_the_bounds():
+    import torch
+
+    from torchrig.model.weight_init import trunc_normal_
+
+    torch.manual_seed(0)
+    weight = torch.nn.Parameter(torch.empty(200, 50))
+    returned = trunc_normal_(weight, mean=0.5, std=1.0, a=-1.0, b=2.0)
+    assert returned is weight
+    assert weight.min() >= -1.0 and weight.max() <= 2.0
+    assert abs(weight.mean().item() - 0.5) < 0.05  # symmetric cut around the mean
+    from torchrig.model import trunc_normal_ as exported
+
+    assert exported is trunc_normal_

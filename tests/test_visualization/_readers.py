@@ -40,11 +40,17 @@ class WandbRun:
     artifact_details: list[dict[str, Any]] = field(default_factory=list)
     exit_code: int | None = None
     resumed: bool = False
+    output: str = ""  # the console output W&B captured (its Logs tab after ``wandb sync``)
 
     @property
     def steps(self) -> list[int]:
-        """The ``_step`` of each history row, in file order."""
+        """The ``_step`` of each history row, in file order (W&B's row counter)."""
         return [row["_step"] for row in self.history]
+
+    @property
+    def iters(self) -> list[int | None]:
+        """The ``iter`` of each history row (torchrig's x-axis), in file order."""
+        return [row.get("iter") for row in self.history]
 
 
 def _records(path: str) -> list[bytes]:
@@ -144,6 +150,8 @@ def read_wandb_run(path: str) -> WandbRun:
             run.alerts.append({"title": alert.title, "text": alert.text, "level": alert.level})
         elif kind == "exit":
             run.exit_code = record.exit.exit_code
+        elif kind in ("output", "output_raw"):
+            run.output += getattr(record, kind).line
     return run
 
 
@@ -152,7 +160,8 @@ def read_finished_wandb_run(path: str, timeout: float = 60.0) -> WandbRun:
     (``Run.finish()`` returns before it has), or what the file holds after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
-        run = read_wandb_run(path) if osp.exists(path) else WandbRun(path)
+        ready = osp.exists(path) and osp.getsize(path) >= 7  # W&B writes the header late
+        run = read_wandb_run(path) if ready else WandbRun(path)
         if run.exit_code is not None or time.monotonic() > deadline:
             return run
         time.sleep(0.1)

@@ -16,17 +16,19 @@ from tests.test_visualization._readers import (
     wandb_run_files,
 )
 from torchrig.visualization import Visualizer, WandbVisBackend
-from torchrig.visualization._wandb_store import Journal, history_steps, read_journal
+from torchrig.visualization._wandb_store import Journal, history_rows, read_journal
 
 _CRASH_SCRIPT = os.path.join(os.path.dirname(__file__), "_crash_run.py")
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _all_steps(save_dirs: list[str], run_id: str) -> list[int]:
+def _all_steps(save_dirs: list[str], run_id: str, key: str = "loss") -> list[int]:
+    """The ``iter`` of every row holding ``key`` in the run files of ``run_id``."""
     steps: list[int] = []
     for save_dir in save_dirs:
         for path in wandb_run_files(save_dir, run_id):
-            steps.extend(read_finished_wandb_run(path, timeout=10).steps)
+            rows = read_finished_wandb_run(path, timeout=10).history
+            steps.extend(row["iter"] for row in rows if key in row)
     return sorted(steps)
 
 
@@ -56,9 +58,9 @@ def test_steps_images_summary_checkpoints_and_config_from_objects(wandb_offline)
 
     (path,) = wandb_run_files(save_dir, run_id)
     run = read_finished_wandb_run(path)
-    assert run.steps == [5, 10, 15]
-    assert [row["val/mIoU"] for row in run.history] == [0.05, 0.1, 0.15]
-    assert [row["iter"] for row in run.history] == [5, 10, 15]  # every metric's x-axis
+    assert run.iters == [5, 5, 10, 10, 15, 15, 15]  # every metric's x-axis
+    assert [row["val/mIoU"] for row in run.history if "val/mIoU" in row] == [0.05, 0.1, 0.15]
+    assert [row["loss"] for row in run.history if "loss" in row] == [0.2, 0.1, 1.0 / 15]
     assert run.history[-1]["pred/_type"] == "image-file"
     assert run.summary["val/mIoU"] == {"max": 0.15}
     assert run.config["model"]["type"] == "torch.nn.modules.linear.Linear"
@@ -99,9 +101,9 @@ def test_resume_continues_the_same_run_and_close_reopens(wandb_offline):
 
     run_id = state["backends"]["WandbVisBackend"]["run_id"]
     assert second.get_backend("WandbVisBackend").state_dict()["run_id"] == run_id
-    assert _all_steps([first_dir + "/vis_data", second_dir + "/vis_data"], run_id) == list(
-        range(1, 21)
-    ) + [20]
+    dirs = [first_dir + "/vis_data", second_dir + "/vis_data"]
+    assert _all_steps(dirs, run_id) == list(range(1, 21))
+    assert _all_steps(dirs, run_id, "test/accuracy") == [20]
     files = wandb_run_files(second_dir + "/vis_data", run_id)
     assert any(row.get("test/accuracy") == 0.9 for f in files for row in read_wandb_run(f).history)
 
@@ -141,13 +143,15 @@ def test_history_steps_stops_at_a_torn_tail(wandb_offline):
     (path,) = wandb_run_files(str(wandb_offline / "t"), run_id)
     read_finished_wandb_run(path)
     data = open(path, "rb").read()
-    assert history_steps([path]) == set(range(1, 301))
+    assert history_rows([path], "iter") == {
+        (it, frozenset(["loss", "iter"])) for it in range(1, 301)
+    }
     torn = wandb_offline / "torn.wandb"
     torn.write_bytes(data[: len(data) // 2])
-    partial = history_steps([str(torn)])
+    partial = {it for it, _ in history_rows([str(torn)], "iter")}
     assert partial and partial == set(range(1, max(partial) + 1)) and max(partial) < 300
     torn.write_bytes(data[:7])
-    assert history_steps([str(torn), str(wandb_offline / "missing.wandb")]) == set()
+    assert history_rows([str(torn), str(wandb_offline / "missing.wandb")], "iter") == set()
 
 
 def test_journal_segments_survive_a_torn_line(tmp_path):
@@ -208,8 +212,8 @@ def test_the_users_wandb_log_lands_in_the_current_row_and_drops_nothing(wandb_of
     loss_iters = [row["iter"] for row in rows if "loss" in row]
     assert loss_iters == list(range(1, 31))  # none of torchrig's rows dropped
     for row in rows:
-        if "user/grad_norm" in row:
-            assert row["loss"] == 1.0 / row["user/grad_norm"]  # beside torchrig's values
+        if "user/grad_norm" in row:  # at the iteration of torchrig's last row
+            assert row["iter"] == row["user/grad_norm"]
     assert sum("user/grad_norm" in row for row in rows) == 30
     assert sum("user/extra" in row for row in rows) == 15
 
@@ -258,8 +262,7 @@ def test_console_is_captured_and_log_files_are_saved_live(wandb_offline):
     assert "20260101_000000.log" in run.files
     with open(os.path.join(run_dir, "20260101_000000.log"), encoding="utf-8") as f:
         assert f.read() == "first line\nsecond line\n"
-    with open(os.path.join(run_dir, "output.log"), encoding="utf-8") as f:
-        assert "a line on stdout" in f.read()  # W&B's Logs tab
+    assert "a line on stdout" in run.output  # W&B's Logs tab
 
 
 def test_console_capture_off_by_w_and_bs_own_switch(wandb_offline):
@@ -273,7 +276,8 @@ def test_console_capture_off_by_w_and_bs_own_switch(wandb_offline):
     assert quiet.experiment.settings.console == "off"
     print("not captured")
     quiet.add_scalars({"loss": 1.0}, step=1)
-    assert "other.log" not in _run_of(quiet, save_dir).files
+    run = _run_of(quiet, save_dir)
+    assert "other.log" not in run.files and "not captured" not in run.output
     output = os.path.join(run_dir, "output.log")
     assert not os.path.exists(output) or "not captured" not in open(output).read()
 
@@ -301,3 +305,30 @@ def test_resume_reads_a_killed_runs_file_only_once_its_writer_is_done(tmp_path):
     assert time.monotonic() - started >= 0.8  # it waited for the writer to let go
     assert path.read_bytes() == b"headerlast rows"
     assert wait_until_settled([str(tmp_path / "missing.wandb")], timeout=1.0, quiet=0.1)
+
+
+def test_rows_to_resend_falls_back_to_the_public_api_for_unknown_versions(tmp_path, monkeypatch):
+    # With a W&B version the run-file reader is not tested with (or a file whose header it
+    # does not know), the rows after the last ``iter`` the resumed run's summary reports are
+    # re-sent: W&B's public API, no file read.
+    import types
+
+    from torchrig.visualization import _wandb_store as store
+
+    journal = Journal(str(tmp_path / "j.jsonl"))
+    for it in range(1, 6):
+        journal.append(it, {"loss": 1.0 / it, "iter": it})
+    journal.close()
+    run_file = tmp_path / "run-x.wandb"
+    run_file.write_bytes(b":W&B\xe1\xbe\x00")  # W&B's header: readable, and holds no row
+    state = {"segments": [{"journal": journal.path, "start": 0, "entries": 5}]}
+    state["segments"][0]["run_file"] = str(run_file)
+    resumed = types.SimpleNamespace(summary={"iter": 3})
+    assert store.readable([str(run_file)])
+    assert [s for s, _ in store.rows_to_resend(state, resumed, "iter")] == [1, 2, 3, 4, 5]
+    monkeypatch.setattr(store, "_READ_VERSIONS", ((0, 0, 1), (0, 0, 2)))
+    assert not store.readable([str(run_file)])
+    assert [s for s, _ in store.rows_to_resend(state, resumed, "iter")] == [4, 5]
+    run_file.write_bytes(b":W&B\xe1\xbe\x01")  # a format version it does not know
+    monkeypatch.undo()
+    assert not store.readable([str(run_file)])

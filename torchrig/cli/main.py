@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--amp", action="store_true", help="mixed precision (AmpOptimWrapper)")
     train.add_argument("--seed", type=int, help="random seed")
-    train.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
+    train.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none")
     train.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
     _add_cfg_options(train)
 
@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("config")
     test.add_argument("checkpoint")
     test.add_argument("--work-dir")
-    test.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
+    test.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none")
     _add_cfg_options(test)
 
     plot = commands.add_parser("plot", help="plot curves from a work dir's local scalars")

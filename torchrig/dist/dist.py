@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
-import shutil
-import tempfile
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -36,6 +35,7 @@ __all__ = [
     "sync_random_seed",
     "broadcast_object_list",
     "all_reduce_dict",
+    "all_reduce_params",
     "all_gather_object",
     "gather_object",
     "collect_results",
@@ -195,6 +195,54 @@ def all_reduce_dict(data: dict[str, torch.Tensor], op: str = "sum", group: Any =
             data[key].copy_(piece.view_as(data[key]))
 
 
+def _buckets(tensors: list[torch.Tensor], bucket_size_mb: int) -> list[list[torch.Tensor]]:
+    """``tensors`` grouped by dtype and device, each group cut at ``bucket_size_mb``."""
+    limit = bucket_size_mb * 1024 * 1024 if bucket_size_mb > 0 else None
+    by_kind: dict[tuple[torch.dtype, torch.device], list[list[torch.Tensor]]] = {}
+    sizes: dict[tuple[torch.dtype, torch.device], int] = {}
+    for tensor in tensors:
+        kind = (tensor.dtype, tensor.device)
+        nbytes = tensor.numel() * tensor.element_size()
+        buckets = by_kind.setdefault(kind, [[]])
+        if limit is not None and buckets[-1] and sizes.get(kind, 0) + nbytes > limit:
+            buckets.append([])
+            sizes[kind] = 0
+        buckets[-1].append(tensor)
+        sizes[kind] = sizes.get(kind, 0) + nbytes
+    return [bucket for buckets in by_kind.values() for bucket in buckets]
+
+
+def all_reduce_params(
+    params: Iterable[torch.Tensor],
+    coalesce: bool = True,
+    bucket_size_mb: int = -1,
+    op: str = "sum",
+    group: Any = None,
+) -> None:
+    """All-reduce parameters (or any tensors) in place, e.g. ``model.buffers()``.
+
+    Args:
+        params: Parameters or tensors; each rank passes the same ones, in the same order.
+        coalesce: Reduce the tensors of one dtype flattened together, in as few collectives as
+            ``bucket_size_mb`` allows; otherwise one collective per tensor.
+        bucket_size_mb: The largest bucket of a coalesced reduction, in MiB; -1 for no limit.
+        op: As for :func:`all_reduce` (``'sum'``, ``'mean'``, ...).
+        group: Process group; the default group if None.
+    """
+    if get_world_size(group) == 1:
+        return
+    tensors = [param.data for param in params]
+    if not coalesce:
+        for tensor in tensors:
+            all_reduce(tensor, op=op, group=group)
+        return
+    for bucket in _buckets(tensors, bucket_size_mb):
+        flat = torch.cat([tensor.reshape(-1) for tensor in bucket])
+        all_reduce(flat, op=op, group=group)
+        for tensor, piece in zip(bucket, flat.split([t.numel() for t in bucket])):
+            tensor.copy_(piece.view_as(tensor))
+
+
 def _interleave(parts: list[list[Any]], size: int) -> list[Any]:
     """Merge per-rank results as a distributed sampler dealt them: rank 0's first, rank 1's
     first, ..., rank 0's second, ...; keeps genuine ``None`` results; cut at ``size``."""
@@ -215,9 +263,11 @@ def collect_results(
     Args:
         results: This process's results.
         size: The dataset's length; padding added by the sampler is cut off.
-        device: ``'cpu'``: through a directory every rank can reach (``tmpdir``); ``'gpu'`` (or
-            any other device name): through object collectives on the backend's device.
-        tmpdir: Shared directory for ``'cpu'``; a fresh one under ``./.dist_test`` if None.
+        device: ``'cpu'``: through CPU memory (object collectives over gloo, or the files of
+            ``tmpdir``); ``'gpu'`` (or any other device name): through object collectives on
+            the backend's device.
+        tmpdir: For ``'cpu'``, a directory every rank can reach to pass the results through
+            files (MMEngine's way); None sends them over the network, no shared disk needed.
 
     Returns:
         The ordered results on rank 0; None on the other ranks.
@@ -227,23 +277,31 @@ def collect_results(
     return collect_results_gpu(results, size)
 
 
+_CPU_GROUPS: dict[int, Any] = {}
+
+
+def _cpu_group() -> Any:
+    """A group of every rank whose collectives run on the CPU: the default one under gloo,
+    else a gloo group made (once per default group) beside it."""
+    if get_backend() == "gloo":
+        return None
+    key = id(get_default_group())
+    if key not in _CPU_GROUPS:
+        _CPU_GROUPS[key] = torch_dist.new_group(backend="gloo")  # every rank calls this
+    return _CPU_GROUPS[key]
+
+
 def collect_results_cpu(
     result_part: list[Any], size: int, tmpdir: str | None = None
 ) -> list[Any] | None:
-    """``collect_results`` through a directory shared by all ranks (see there)."""
+    """``collect_results`` through CPU memory, or the files of ``tmpdir`` (see there)."""
     rank, world_size = get_dist_info()
     if world_size == 1:
         return list(result_part[:size])
-    created = tmpdir is None
     if tmpdir is None:
-        holder: list[Any] = [None]
-        if rank == 0:
-            os.makedirs(".dist_test", exist_ok=True)
-            holder[0] = tempfile.mkdtemp(dir=".dist_test")
-        broadcast_object_list(holder, src=0)
-        tmpdir = str(holder[0])
-    else:
-        os.makedirs(tmpdir, exist_ok=True)
+        parts = gather_object(result_part, dst=0, group=_cpu_group())
+        return _interleave(parts, size) if parts is not None else None
+    os.makedirs(tmpdir, exist_ok=True)
     with open(os.path.join(tmpdir, f"part_{rank}.pkl"), "wb") as f:
         pickle.dump(result_part, f, protocol=pickle.HIGHEST_PROTOCOL)
     barrier()
@@ -255,13 +313,11 @@ def collect_results_cpu(
         if not os.path.exists(path):
             raise FileNotFoundError(
                 f"collect_results: {path} (rank {i}'s results) is missing; {tmpdir!r} must be a "
-                "directory shared by all ranks (pass tmpdir=..., or use device='gpu')"
+                "directory shared by all ranks (or leave tmpdir/collect_dir unset)"
             )
         with open(path, "rb") as f:
             parts.append(pickle.load(f))
         os.remove(path)
-    if created:
-        shutil.rmtree(tmpdir, ignore_errors=True)
     return _interleave(parts, size)
 
 

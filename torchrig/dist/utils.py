@@ -6,6 +6,7 @@ initialised, so code written for distributed runs also runs unchanged in one pro
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import functools
 import os
@@ -19,7 +20,10 @@ import torch
 import torch.distributed as torch_dist
 
 __all__ = [
+    "infer_launcher",
     "init_dist",
+    "init_local_group",
+    "get_local_group",
     "is_distributed",
     "get_default_group",
     "get_backend",
@@ -39,6 +43,27 @@ __all__ = [
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _DEFAULT_PORT = "29500"
+
+# The group of this machine's processes, made by ``init_local_group`` (MMEngine keeps the same
+# module-level handle; there is one per process).
+_LOCAL_PROCESS_GROUP: Any = None
+
+
+def infer_launcher() -> str:
+    """The launcher this process was started by, read from its environment variables.
+
+    Returns:
+        ``'pytorch'`` (``WORLD_SIZE`` set, as by torchrun), ``'slurm'`` (``SLURM_NTASKS``, as by
+        srun), ``'mpi'`` (``OMPI_COMM_WORLD_LOCAL_RANK``, as by Open MPI's mpirun) or
+        ``'none'``; checked in that order, as MMEngine does.
+    """
+    if "WORLD_SIZE" in os.environ:
+        return "pytorch"
+    if "SLURM_NTASKS" in os.environ:
+        return "slurm"
+    if "OMPI_COMM_WORLD_LOCAL_RANK" in os.environ:
+        return "mpi"
+    return "none"
 
 
 def _default_backend() -> str:
@@ -104,7 +129,41 @@ def init_dist(
         ) from None
     if backend == "nccl" and torch.cuda.is_available():
         torch.cuda.set_device(local_rank % max(torch.cuda.device_count(), 1))
+    if launcher == "pytorch" and "store" not in kwargs and "init_method" not in kwargs:
+        kwargs.update(_restart_store(kwargs.get("timeout")))
     torch_dist.init_process_group(backend=backend, **kwargs)
+    # A process that exits with its group alive can abort in the group's destructor (gloo's
+    # threads), failing a finished job; PyTorch asks for destroy_process_group before exit.
+    atexit.register(_destroy_process_group)
+
+
+def _restart_store(timeout: datetime.timedelta | None) -> dict[str, Any]:
+    """A store of its own for a worker group that torchrun restarted, else nothing.
+
+    torchrun's agent keeps one TCPStore for all its attempts; the keys the failed attempt's
+    process group left there (the peers' addresses) would be read by the new one, whose
+    ranks then connect to dead processes. Each attempt gets its own key prefix instead.
+    """
+    restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    if restart == "0" or os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return {}
+    store = torch_dist.TCPStore(
+        host_name=os.environ["MASTER_ADDR"],
+        port=int(os.environ["MASTER_PORT"]),
+        world_size=int(os.environ["WORLD_SIZE"]),
+        is_master=False,
+        timeout=timeout or datetime.timedelta(minutes=30),
+    )
+    return dict(
+        store=torch_dist.PrefixStore(f"torchrig/attempt_{restart}", store),
+        rank=int(os.environ["RANK"]),
+        world_size=int(os.environ["WORLD_SIZE"]),
+    )
+
+
+def _destroy_process_group() -> None:
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
 
 
 def _first_host(nodelist: str) -> str:
@@ -188,6 +247,53 @@ def _set_mpi_env(port: int | str | None) -> None:
         env["LOCAL_WORLD_SIZE"] = env["OMPI_COMM_WORLD_LOCAL_SIZE"]
 
 
+def init_local_group(node_rank: int, num_gpus_per_node: int) -> None:
+    """Create the process group of this machine's processes (see ``get_local_group``).
+
+    Every process must call it, with the same ``num_gpus_per_node``: creating a group is a
+    collective call, so each process creates every machine's group and keeps its own.
+
+    Args:
+        node_rank: This machine's rank among the machines.
+        num_gpus_per_node: Processes per machine; the ranks ``node_rank * num_gpus_per_node``
+            to ``(node_rank + 1) * num_gpus_per_node - 1`` form this machine's group.
+
+    Raises:
+        RuntimeError: When the local group exists already, or the world does not divide into
+            machines of ``num_gpus_per_node`` processes.
+    """
+    global _LOCAL_PROCESS_GROUP
+    if _LOCAL_PROCESS_GROUP is not None:
+        raise RuntimeError("init_local_group: the local process group was created already")
+    world_size = get_world_size()
+    if num_gpus_per_node <= 0 or world_size % num_gpus_per_node:
+        raise RuntimeError(
+            f"init_local_group: {world_size} processes do not divide into machines of "
+            f"num_gpus_per_node={num_gpus_per_node}"
+        )
+    for node in range(world_size // num_gpus_per_node):
+        ranks = list(range(node * num_gpus_per_node, (node + 1) * num_gpus_per_node))
+        group = torch_dist.new_group(ranks)
+        if node == node_rank:
+            _LOCAL_PROCESS_GROUP = group
+
+
+def get_local_group() -> Any:
+    """The process group of this machine's processes, or None when not distributed.
+
+    Raises:
+        RuntimeError: When distributed but ``init_local_group`` has not created it.
+    """
+    if not is_distributed():
+        return None
+    if _LOCAL_PROCESS_GROUP is None:
+        raise RuntimeError(
+            "Local process group is not created, please use `init_local_group` to setup local "
+            "process group."
+        )
+    return _LOCAL_PROCESS_GROUP
+
+
 def is_distributed() -> bool:
     """Whether a default process group is initialised."""
     return torch_dist.is_available() and torch_dist.is_initialized()
@@ -223,6 +329,8 @@ def get_local_rank() -> int:
     """Rank of this process on its machine (0 when not distributed)."""
     if not is_distributed():
         return 0
+    if _LOCAL_PROCESS_GROUP is not None:
+        return torch_dist.get_rank(_LOCAL_PROCESS_GROUP)
     return int(os.environ.get("LOCAL_RANK", get_rank()))
 
 
@@ -230,6 +338,8 @@ def get_local_size() -> int:
     """Number of processes on this machine (1 when not distributed)."""
     if not is_distributed():
         return 1
+    if _LOCAL_PROCESS_GROUP is not None:
+        return torch_dist.get_world_size(_LOCAL_PROCESS_GROUP)
     return int(os.environ.get("LOCAL_WORLD_SIZE", get_world_size()))
 
 

@@ -38,10 +38,11 @@ class BaseMetric(metaclass=ABCMeta):
     shares the metrics with every rank, their keys prefixed ``'<prefix>/<name>'``.
 
     Args:
-        collect_device: ``'cpu'`` (through a shared directory) or ``'gpu'`` (collectives), how
-            results are gathered across ranks.
+        collect_device: ``'cpu'`` (through CPU memory) or ``'gpu'`` (through the GPU's
+            collectives), how results are gathered across ranks.
         prefix: Prefix of the metric names; ``default_prefix`` of the class if None.
-        collect_dir: Shared directory for ``collect_device='cpu'``.
+        collect_dir: For ``collect_device='cpu'``, a directory shared by every rank to pass
+            the results through files (MMEngine's way); None sends them over the network.
     """
 
     default_prefix: str | None = None

@@ -1,8 +1,10 @@
-"""ProfilerHook: profiles the first epochs or iterations of training with torch.profiler."""
+"""ProfilerHook (torch.profiler over the first epochs or iterations) and NPUProfilerHook."""
 
 from __future__ import annotations
 
+import os
 import os.path as osp
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +14,18 @@ from torchrig.registry import HOOKS
 if TYPE_CHECKING:
     from torchrig.runner import Runner
 
-__all__ = ["ProfilerHook"]
+__all__ = ["NPUProfilerHook", "ProfilerHook", "check_kineto"]
+
+
+def check_kineto() -> bool:
+    """Whether torch was built with Kineto, the library behind ``torch.profiler``.
+
+    Returns:
+        True when ``torch.autograd.kineto_available()`` says so.
+    """
+    import torch
+
+    return bool(torch.autograd.kineto_available())
 
 
 @HOOKS.register_module()
@@ -165,3 +178,80 @@ class ProfilerHook(Hook):
         self.profiler.__exit__(None, None, None)
         if self.json_trace_path is not None:
             self.profiler.export_chrome_trace(self.json_trace_path)
+
+
+@HOOKS.register_module()
+class NPUProfilerHook(Hook):
+    """Profiles iterations ``[begin, end)`` on an Ascend NPU with ``torch_npu.npu.profile``.
+
+    It needs the ``torch_npu`` package and an NPU; without them building it raises an
+    ``ImportError`` that says so.
+
+    Args:
+        begin: The first profiled iteration.
+        end: The iteration profiling stops at (excluded).
+        result_path: Where ``torch_npu`` writes its CANN profiling results.
+        exit_after_profiling: Stop the process once profiling has ended.
+        use_average_time: Profile with ``torch_npu``'s average-time mode.
+        ge_profiling_to_std_out: Print the graph-engine profiling to stdout.
+    """
+
+    priority = "VERY_LOW"
+
+    def __init__(
+        self,
+        *,
+        begin: int = 0,
+        end: int = 1,
+        result_path: str = "cann_profiling",
+        exit_after_profiling: bool = True,
+        use_average_time: bool = False,
+        ge_profiling_to_std_out: bool = False,
+    ) -> None:
+        try:
+            import torch_npu
+        except ImportError as error:
+            raise ImportError(
+                "NPUProfilerHook profiles on an Ascend NPU and needs the torch_npu package "
+                "(with an NPU and its CANN toolkit); torch_npu is not installed"
+            ) from error
+        if begin >= end:
+            raise ValueError(f"NPUProfilerHook: begin ({begin}) must be smaller than end ({end})")
+        self._npu = torch_npu
+        self.begin = begin
+        self.end = end
+        self.result_path = result_path
+        self.exit_after_profiling = exit_after_profiling
+        self.use_average_time = use_average_time
+        self.ge_profiling_to_std_out = ge_profiling_to_std_out
+        self.profiler: Any = None
+
+    def before_run(self, runner: Runner) -> None:
+        if self.end > runner.max_iters:
+            raise ValueError(
+                f"NPUProfilerHook: end ({self.end}) is more than the run's iterations "
+                f"({runner.max_iters})"
+            )
+        if self.ge_profiling_to_std_out:
+            os.environ["GE_PROFILING_TO_STD_OUT"] = "1"
+        self.profiler = self._npu.npu.profile(self.result_path, use_e2e_profiler=False)
+
+    def before_train_iter(
+        self, runner: Runner, batch_idx: int, data_batch: DATA_BATCH = None
+    ) -> None:
+        if runner.iter == self.begin:
+            self.profiler.__enter__()
+            runner.logger.info("NPUProfiler starts profiling...")
+
+    def after_train_iter(
+        self,
+        runner: Runner,
+        batch_idx: int,
+        data_batch: DATA_BATCH = None,
+        outputs: dict | None = None,
+    ) -> None:
+        if runner.iter == self.end - 1:
+            runner.logger.info("profiler may take a few minutes to save the profiling result.")
+            self.profiler.__exit__(None, None, None)
+            if self.exit_after_profiling:
+                sys.exit()

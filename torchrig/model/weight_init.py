@@ -36,6 +36,7 @@ __all__ = [
     "initialize",
     "kaiming_init",
     "normal_init",
+    "trunc_normal_",
     "trunc_normal_init",
     "uniform_init",
     "update_init_info",
@@ -114,6 +115,25 @@ def normal_init(module: nn.Module, mean: float = 0, std: float = 1, bias: float 
         nn.init.constant_(module.bias, bias)
 
 
+def trunc_normal_(
+    tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0
+) -> torch.Tensor:
+    """Fill ``tensor`` in place from N(mean, std^2) truncated to [a, b] (MMEngine's helper).
+
+    Args:
+        tensor: The tensor to fill.
+        mean: Mean of the normal distribution.
+        std: Standard deviation of the normal distribution.
+        a: The lower cut-off.
+        b: The upper cut-off.
+
+    Returns:
+        ``tensor``, filled.
+    """
+    with torch.no_grad():
+        return nn.init.trunc_normal_(tensor, mean, std, a, b)
+
+
 def trunc_normal_init(
     module: nn.Module,
     mean: float = 0,
@@ -124,7 +144,7 @@ def trunc_normal_init(
 ) -> None:
     """Draw the weight from N(mean, std^2) truncated to [a, b]; constant bias."""
     if _has(module, "weight"):
-        nn.init.trunc_normal_(module.weight, mean, std, a, b)
+        trunc_normal_(module.weight, mean, std, a, b)
     if _has(module, "bias"):
         nn.init.constant_(module.bias, bias)
 

@@ -50,7 +50,7 @@ RUNNERS = _root("runner", "RUNNERS", "torchrig.runner", build_func=build_runner_
 RUNNER_CONSTRUCTORS = _root("runner constructor", "RUNNER_CONSTRUCTORS", "torchrig.runner")
 LOOPS = _root("loop", "LOOPS", "torchrig.runner")
 HOOKS = _root("hook", "HOOKS", "torchrig.hooks")
-STRATEGIES = _root("strategy", "STRATEGIES", "torchrig.runner")
+STRATEGIES = _root("strategy", "STRATEGIES", "torchrig._strategy")
 DATASETS = _root("dataset", "DATASETS", "torchrig.dataset")
 DATA_SAMPLERS = _root("data sampler", "DATA_SAMPLERS", "torchrig.dataset")
 TRANSFORMS = _root("transform", "TRANSFORMS", "torchrig.dataset")

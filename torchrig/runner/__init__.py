@@ -6,12 +6,19 @@ MMEngine's ``mmengine.runner`` names: ``from mmengine.runner import Runner`` bec
 
 from __future__ import annotations
 
+from torchrig.runner._flexible_runner import FlexibleRunner
+from torchrig.runner.activation_checkpointing import turn_on_activation_checkpointing
 from torchrig.runner.amp import autocast
 from torchrig.runner.base_loop import BaseLoop
 from torchrig.runner.checkpoint import (
     CheckpointError,
+    CheckpointLoader,
     find_latest_checkpoint,
+    get_deprecated_model_names,
+    get_external_models,
+    get_mmcls_models,
     get_state_dict,
+    get_torchvision_models,
     load_checkpoint,
     load_state_dict,
     save_checkpoint,
@@ -26,7 +33,9 @@ from torchrig.runner.utils import set_random_seed
 __all__ = [
     "BaseLoop",
     "CheckpointError",
+    "CheckpointLoader",
     "EpochBasedTrainLoop",
+    "FlexibleRunner",
     "IterBasedTrainLoop",
     "LogProcessor",
     "Priority",
@@ -35,11 +44,16 @@ __all__ = [
     "ValLoop",
     "autocast",
     "find_latest_checkpoint",
+    "get_deprecated_model_names",
+    "get_external_models",
+    "get_mmcls_models",
     "get_priority",
     "get_state_dict",
+    "get_torchvision_models",
     "load_checkpoint",
     "load_state_dict",
     "save_checkpoint",
     "set_random_seed",
+    "turn_on_activation_checkpointing",
     "weights_to_cpu",
 ]

@@ -6,6 +6,7 @@ import os.path as osp
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from torchrig.runner._build import env as _env
 from torchrig.runner._state import build_checkpoint, restore_training_state
 from torchrig.runner.checkpoint import (
     CheckpointError,
@@ -25,6 +26,12 @@ class CheckpointMethods:
     """Saving, loading and resuming a Runner's state."""
 
     def _resume_path(self: Runner) -> str | None:
+        restarts = _env.elastic_restart_count()
+        if restarts:  # torchrun restarted the job after a failure: continue where it stopped
+            latest = find_latest_checkpoint(self._work_dir)
+            if latest is not None:
+                self.logger.info(f"torchrun restart {restarts}: resuming from {latest}")
+                return latest
         if not self._resume:
             return None
         if self._load_from is not None:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import re
 import uuid
-import zipfile
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -21,32 +19,46 @@ from typing import Any
 import torch
 from torch import nn
 
+from torchrig.runner._checkpoint_loader import (
+    CheckpointError,
+    CheckpointLoader,
+    _log,
+    get_deprecated_model_names,
+    get_external_models,
+    get_mmcls_models,
+    get_torchvision_models,
+    load_from_ceph,
+    load_from_http,
+    load_from_local,
+    load_from_mmcls,
+    load_from_openmmlab,
+    load_from_pavi,
+    load_from_torchvision,
+)
+
 __all__ = [
     "CheckpointError",
+    "CheckpointLoader",
     "find_latest_checkpoint",
+    "get_deprecated_model_names",
+    "get_external_models",
+    "get_mmcls_models",
     "get_state_dict",
+    "get_torchvision_models",
     "load_checkpoint",
+    "load_from_ceph",
+    "load_from_http",
+    "load_from_local",
+    "load_from_mmcls",
+    "load_from_openmmlab",
+    "load_from_pavi",
+    "load_from_torchvision",
     "load_state_dict",
     "save_checkpoint",
     "weights_to_cpu",
 ]
 
 _CHECKPOINT_NAME = re.compile(r"(?:epoch|iter)_(\d+)\.pth$")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, truncated, corrupt or does not fit the model."""
-
-
-def _log(logger: logging.Logger | str | None, message: str, level: int) -> None:
-    if logger == "silent":
-        return
-    if isinstance(logger, logging.Logger):
-        logger.log(level, message)
-        return
-    from torchrig.logging import print_log
-
-    print_log(message, logger="current", level=level)
 
 
 def _unwrap(module: nn.Module) -> nn.Module:
@@ -145,48 +157,50 @@ def load_state_dict(
 def _load_checkpoint(
     filename: str | os.PathLike,
     map_location: str | torch.device | None = None,
-    weights_only: bool = True,
     logger: logging.Logger | str | None = None,
+    weights_only: bool = True,
 ) -> Any:
-    """Reads a checkpoint file (or an ``http(s)://`` URL, or a W&B artifact
-    ``wandb-artifact://ENTITY/PROJECT/NAME:ALIAS``) with a clear error on failure.
+    """Reads a checkpoint from a path or URL through :class:`CheckpointLoader`.
 
     Args:
-        filename: Local path or URL.
+        filename: Local path, URL, ``torchvision://``, ``open-mmlab://``, ``mmcls://``, ...
         map_location: Where tensors go (``torch.load``'s argument).
+        logger: Where the loader used is reported (the current logger when None).
         weights_only: Refuse anything but tensors and plain values; set False only for
             files you trust.
-        logger: Unused; kept for MMEngine compatibility.
 
     Raises:
         FileNotFoundError: The file does not exist.
         CheckpointError: The file is truncated, corrupt or holds refused objects.
     """
-    name = os.fspath(filename)
-    if name.startswith("wandb-artifact://"):  # downloaded with W&B's public API
-        from torchrig.visualization._wandb_artifacts import download_checkpoint
+    return CheckpointLoader.load_checkpoint(
+        os.fspath(filename), map_location, logger, weights_only=weights_only
+    )
 
-        name = download_checkpoint(name)
-    if name.startswith(("http://", "https://")):
-        return torch.hub.load_state_dict_from_url(
-            name, map_location=map_location, weights_only=weights_only
-        )
-    if not os.path.isfile(name):
-        raise FileNotFoundError(f"checkpoint file {name!r} does not exist")
-    try:
-        return torch.load(name, map_location=map_location, weights_only=weights_only)
-    except pickle.UnpicklingError as err:
-        if weights_only and "weights_only" in str(err).lower().replace(" ", "_"):
-            raise CheckpointError(
-                f"checkpoint {name!r} holds objects that torch.load(weights_only=True) refuses "
-                f"({str(err).splitlines()[0]}); if you trust the file, load it with "
-                "weights_only=False"
-            ) from err
-        raise CheckpointError(f"checkpoint {name!r} is corrupt: {err}") from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
-        raise CheckpointError(
-            f"checkpoint {name!r} is truncated or corrupt and cannot be loaded: {err}"
-        ) from err
+
+def _load_checkpoint_with_prefix(
+    prefix: str, filename: str | os.PathLike, map_location: str | torch.device | None = None
+) -> dict[str, Any]:
+    """The weights under ``prefix`` (a submodule's name) of a checkpoint, the prefix removed.
+
+    Args:
+        prefix: E.g. ``'backbone'`` (a trailing dot is added).
+        filename: As :func:`_load_checkpoint`.
+        map_location: Where tensors go.
+
+    Raises:
+        KeyError: No key of the checkpoint starts with the prefix.
+    """
+    checkpoint = _load_checkpoint(filename, map_location=map_location)
+    state_dict = checkpoint.get("state_dict", checkpoint)
+    if not prefix.endswith("."):
+        prefix += "."
+    selected = {
+        key[len(prefix) :]: value for key, value in state_dict.items() if key.startswith(prefix)
+    }
+    if not selected:
+        raise KeyError(f"{prefix} is not in the pretrained model {os.fspath(filename)!r}")
+    return selected
 
 
 def _revise(state_dict: dict[str, Any], revise_keys: Sequence[tuple[str, str]]) -> OrderedDict:
@@ -242,7 +256,7 @@ def load_checkpoint(
     Returns:
         The whole loaded checkpoint.
     """
-    checkpoint = _load_checkpoint(filename, map_location, weights_only=weights_only)
+    checkpoint = _load_checkpoint(filename, map_location, logger, weights_only=weights_only)
     try:
         return _load_checkpoint_to_model(model, checkpoint, strict, logger, revise_keys)
     except CheckpointError as err:

@@ -13,6 +13,7 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, IterableDataset
 
 from torchrig.registry import LOOPS
+from torchrig.runner._eval_padding import PaddingFilter
 from torchrig.runner.amp import autocast
 from torchrig.runner.base_loop import BaseLoop
 from torchrig.runner.utils import calc_dynamic_intervals
@@ -373,8 +374,26 @@ def _take_losses(outputs: Any, losses: dict[str, list[torch.Tensor]]) -> Any:
 
 
 def _average_losses(losses: dict[str, list[torch.Tensor]], stage: str) -> dict[str, float]:
-    averages = {name: torch.stack(values).mean().item() for name, values in losses.items()}
-    averages[f"{stage}_loss"] = sum(value for name, value in averages.items() if "loss" in name)
+    """The mean of each loss over the batches of every rank (a rank may have none)."""
+    from torchrig.dist import all_gather_object, get_world_size
+
+    if get_world_size() == 1:
+        averages = {name: torch.stack(values).mean().item() for name, values in losses.items()}
+    else:
+        sums: dict[str, list[float]] = {}
+        for part in all_gather_object(
+            {
+                name: (torch.stack(values).sum().item(), len(values))
+                for name, values in losses.items()
+            }
+        ):
+            for name, (total, count) in part.items():
+                entry = sums.setdefault(name, [0.0, 0])
+                entry[0] += total
+                entry[1] += count
+        averages = {name: total / count for name, (total, count) in sums.items()}
+    if averages:
+        averages[f"{stage}_loss"] = sum(value for name, value in averages.items() if "loss" in name)
     return averages
 
 
@@ -393,6 +412,7 @@ class _EvaluationLoop(BaseLoop):
         self.fp16 = fp16
         self.losses: dict[str, list[torch.Tensor]] = {}
         _share_dataset_meta(runner, self.dataloader, self.evaluator)
+        self._padding: PaddingFilter | None = None
 
     def run(self) -> dict[str, Any]:
         """Runs the model over the dataloader and returns the evaluator's metrics."""
@@ -401,11 +421,12 @@ class _EvaluationLoop(BaseLoop):
         self.runner.call_hook(f"before_{stage}_epoch")
         self.runner.model.eval()
         self.losses.clear()
+        self._padding = PaddingFilter(self.dataloader)
         for idx, data_batch in enumerate(self.dataloader):
             self.run_iter(idx, data_batch)
         metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
-        if self.losses:  # the model's step returned losses: report their averages
-            metrics.update(_average_losses(self.losses, stage))
+        # the model's step returned losses: report their averages
+        metrics.update(_average_losses(self.losses, stage))
         self.runner.call_hook(f"after_{stage}_epoch", metrics=metrics)
         self.runner.call_hook(f"after_{stage}")
         return metrics
@@ -414,16 +435,24 @@ class _EvaluationLoop(BaseLoop):
     def run_iter(self, idx: int, data_batch: Any) -> None:
         """Runs one batch through the model and the evaluator.
 
+        The samples a distributed sampler repeated to even out the ranks are left out (see
+        ``PaddingFilter``), so the metrics are those of the dataset, each sample once.
+
         Args:
             idx: The batch's index.
             data_batch: The batch from the dataloader.
         """
         stage = self._stage
+        if self._padding is not None:
+            data_batch, real = self._padding.filter(idx, data_batch)
+        else:
+            real = True
         self.runner.call_hook(f"before_{stage}_iter", batch_idx=idx, data_batch=data_batch)
         with autocast(enabled=self.fp16):
             outputs = getattr(self.runner.model, f"{stage}_step")(data_batch)
-        outputs = _take_losses(outputs, self.losses)
-        self.evaluator.process(data_samples=outputs, data_batch=data_batch)
+        if real:
+            outputs = _take_losses(outputs, self.losses)
+            self.evaluator.process(data_samples=outputs, data_batch=data_batch)
         self.runner.call_hook(
             f"after_{stage}_iter", batch_idx=idx, data_batch=data_batch, outputs=outputs
         )

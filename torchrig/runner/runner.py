@@ -26,6 +26,7 @@ from torchrig.runner._build import hooks as _hooks
 from torchrig.runner._build.describe import describe_objects
 from torchrig.runner._builders import BuildMethods
 from torchrig.runner._checkpoint_methods import CheckpointMethods
+from torchrig.runner.activation_checkpointing import _turn_on_memory_savers
 from torchrig.runner.base_loop import BaseLoop
 from torchrig.runner.utils import set_random_seed
 
@@ -514,6 +515,7 @@ class Runner(BuildMethods, CheckpointMethods):
                 loop.iter,  # type: ignore[attr-defined]
                 loop.max_iters,  # type: ignore[attr-defined]
             )
+            _turn_on_memory_savers(self._unwrapped_model, self.cfg, self.logger)
             self._maybe_compile("train_step")
             model = loop.run()
             self.call_hook("after_run")

@@ -28,7 +28,7 @@ from torchrig.visualization._values import dumps_flat
 
 __all__ = [
     "Journal",
-    "history_steps",
+    "history_rows",
     "iter_records",
     "journal_line",
     "read_journal",
@@ -105,11 +105,12 @@ def readable(paths: list[str]) -> bool:
     return True
 
 
-def history_steps(paths: list[str]) -> set[int]:
-    """The ``_step`` of every history row durably in these run files (see :func:`readable`)."""
+def history_rows(paths: list[str], step_metric: str) -> set[tuple[int, frozenset]]:
+    """``(step_metric value, its keys)`` of every history row durably in these run files
+    (see :func:`readable`); keys starting with ``_`` (W&B's own) are left out."""
     from wandb.proto import wandb_internal_pb2 as pb
 
-    steps: set[int] = set()
+    steps: set[tuple[int, frozenset]] = set()
     for path in paths:
         for raw in iter_records(path):
             record = pb.Record()
@@ -118,7 +119,7 @@ def history_steps(paths: list[str]) -> set[int]:
             except Exception:  # noqa: BLE001 - a damaged record ends what we trust
                 break
             if record.WhichOneof("record_type") == "history":
-                steps.add(_row_step(record.history))
+                steps.add(_row_key(record.history, step_metric))
     return steps
 
 
@@ -169,13 +170,16 @@ def wait_until_settled(paths: list[str], timeout: float = 30.0, quiet: float = 0
     return False
 
 
-def _row_step(history: Any) -> int:
-    if history.HasField("step"):
-        return int(history.step.num)
+def _row_key(history: Any, step_metric: str) -> tuple[int, frozenset]:
+    keys, step = set(), -1
     for item in history.item:
-        if item.key == "_step" or tuple(item.nested_key) == ("_step",):
-            return int(json.loads(item.value_json))
-    return -1
+        key = "/".join(item.nested_key) if len(item.nested_key) else item.key
+        if key.startswith("_"):
+            continue
+        keys.add(key)
+        if key == step_metric:
+            step = int(json.loads(item.value_json))
+    return step, frozenset(keys)
 
 
 def journal_line(step: int, row: dict) -> str:
@@ -253,10 +257,11 @@ def read_journal(path: str, start: int, entries: int) -> list[tuple[int, dict]]:
     return rows
 
 
-def rows_to_resend(state: dict, run: Any) -> list[tuple[int, dict]]:
+def rows_to_resend(state: dict, run: Any, step_metric: str) -> list[tuple[int, dict]]:
     """The journaled rows of ``state`` (a backend's ``state_dict`` at the checkpoint) that
     ``run``, the resumed W&B run, does not hold: those no earlier run file holds where the
-    files can be read, otherwise those from the step the resumed run reports on."""
+    files can be read, otherwise those after the last ``step_metric`` value the resumed run's
+    summary reports (W&B's public API)."""
     segments = state.get("segments", [])
     journaled = []
     for seg in segments:
@@ -266,7 +271,8 @@ def rows_to_resend(state: dict, run: Any) -> list[tuple[int, dict]]:
     if run_files and readable(run_files):
         # A killed run's W&B service may still be appending its last rows: read them after it.
         wait_until_settled(run_files)
-        present = history_steps(run_files)
-        return [(step, row) for step, row in journaled if step not in present]
-    reported = int(run.step)
-    return [(step, row) for step, row in journaled if step >= reported]
+        present = history_rows(run_files, step_metric)
+        return [(step, row) for step, row in journaled if (step, frozenset(row)) not in present]
+    reported = run.summary.get(step_metric)
+    last = int(reported) if isinstance(reported, (int, float)) else -1
+    return [(step, row) for step, row in journaled if step > last]

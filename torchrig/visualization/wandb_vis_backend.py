@@ -51,11 +51,12 @@ class WandbVisBackend(BaseVisBackend):
     ``wandb.summary`` and ``wandb.config`` in user code land in it, and finishes it at
     :meth:`close` (the end of the process, or ``visualizer.close()``).
 
-    **Steps.** W&B's step is the global training iteration, and every row carries it as the
-    ``iter`` field, which is every metric's x-axis (``define_metric('*', step_metric='iter')``).
-    A user's ``wandb.log(...)`` without ``step`` lands in the row of the current iteration
-    (W&B fills in its ``iter``); where user calls have moved W&B's step past torchrig's, a row
-    goes to W&B's current step with its own ``iter``, so nothing is ever dropped.
+    **Steps.** Every row carries the global training iteration as its ``iter`` field, which
+    is every metric's x-axis (``define_metric('*', step_metric='iter')``); rows are logged
+    without ``step=``, so W&B's own ``_step`` counts rows. A user's ``wandb.log(...)`` lands
+    at the iteration of torchrig's last row (W&B fills in its ``iter``: log after the
+    LoggerHook, e.g. from a hook with ``priority='LOW'``, to land at the current one), and
+    can never make W&B drop torchrig's rows, as a ``step=`` behind W&B's own would.
 
     Rows are logged on the thread that logs (``threaded = False``): ``Run.log`` only hands them
     to W&B's service process, which writes and uploads in the background, and this keeps them
@@ -118,8 +119,6 @@ class WandbVisBackend(BaseVisBackend):
         self._wandb: Any = None
         self._owns_run = False
         self._step = 0
-        # The W&B step of the row this backend logged last, and that row's iteration.
-        self._open_step = self._open_iter = -1
         self._defined: set[str] = set()
         self._journal: Journal | None = None
         self._resume: dict | None = None
@@ -161,7 +160,7 @@ class WandbVisBackend(BaseVisBackend):
         self._save_logs()
         if resume.get("run_id") == self._run.id:
             self._step = max(self._step, int(resume.get("step", 0)))
-            for step, row in rows_to_resend(resume, self._run):
+            for step, row in rows_to_resend(resume, self._run, STEP_METRIC):
                 self._log(row, step)
         self._resume = None
 
@@ -249,16 +248,10 @@ class WandbVisBackend(BaseVisBackend):
         self._log({**values, STEP_METRIC: int(step)}, int(step))
 
     def _log(self, row: dict, step: int) -> None:
-        """``Run.log`` at W&B step ``step`` (the iteration), so that values of one iteration
-        share a row. Where W&B's step is already past it (the user's own ``wandb.log`` calls
-        without a step move it on; W&B would drop the row), or the row still open is this
-        backend's with another iteration's values, the row goes to the next W&B step free:
-        its ``iter`` places it on the charts. Nothing is dropped."""
-        target = max(step, self._run.step)
-        if target == self._open_step and step != self._open_iter:
-            target += 1
-        self._run.log(row, step=target)
-        self._open_step, self._open_iter = target, step
+        """``Run.log`` without a W&B step: W&B gives the row the next step, and its ``iter``
+        (every metric's x-axis) places it. Passing ``step=`` would fight the user's own
+        ``wandb.log`` calls, and W&B drops a row whose step is behind its own."""
+        self._run.log(row)
         self._step = max(self._step, step)
 
     def _define_summaries(self, row: dict) -> None:

@@ -94,3 +94,53 @@ def test_clear_errors():
         build_optim_wrapper(_GAN(), dict(optimizer=dict(type="SDG", lr=0.1)))
     with pytest.raises(TypeError, match="optim_wrapper"):
         build_optim_wrapper(_GAN(), [dict(type="SGD")])
+
+
+def test_register_functions_register_what_is_installed(tmp_path, monkeypatch):
+    import sys
+
+    import torch
+
+    from torchrig.optim.optimizer import builder
+    from torchrig.registry import OPTIMIZERS
+
+    # Not installed here: nothing registered, an empty list.
+    for register in (
+        builder.register_dadaptation_optimizers,
+        builder.register_bitsandbytes_optimizers,
+        builder.register_sophia_optimizers,
+        builder.register_torch_npu_optimizers,
+        builder.register_transformers_optimizers,
+    ):
+        assert register() == []
+    # An installed package (a real module on sys.path) is registered and builds.
+    (tmp_path / "lion_pytorch.py").write_text(
+        "import torch\nclass Lion(torch.optim.SGD):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert builder.register_lion_optimizers() == ["Lion"]
+        params = [torch.nn.Parameter(torch.zeros(2))]
+        optimizer = OPTIMIZERS.build(dict(type="Lion", params=params, lr=0.1))
+        assert type(optimizer).__name__ == "Lion"
+    finally:
+        OPTIMIZERS.module_dict.pop("Lion", None)
+        sys.modules.pop("lion_pytorch", None)
+
+
+def test_apex_optim_wrapper_names_apex_when_missing():
+    import importlib.util
+
+    import pytest
+    import torch
+
+    from torchrig.optim import ApexOptimWrapper
+    from torchrig.registry import OPTIM_WRAPPERS
+
+    if importlib.util.find_spec("apex") is not None:
+        pytest.skip("apex is installed")
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    with pytest.raises(ImportError, match="apex"):
+        ApexOptimWrapper(optimizer=optimizer)
+    with pytest.raises(ImportError, match="apex"):
+        OPTIM_WRAPPERS.build(dict(type="ApexOptimWrapper", optimizer=optimizer))

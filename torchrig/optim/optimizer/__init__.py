@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from torchrig.optim.optimizer.amp_optimizer_wrapper import AmpOptimWrapper
+from torchrig.optim.optimizer.apex_optimizer_wrapper import ApexOptimWrapper
 from torchrig.optim.optimizer.base import BaseOptimWrapper
 from torchrig.optim.optimizer.builder import (
     TORCH_OPTIMIZERS,
@@ -22,6 +23,7 @@ __all__ = [
     "OPTIM_WRAPPER_CONSTRUCTORS",
     "TORCH_OPTIMIZERS",
     "AmpOptimWrapper",
+    "ApexOptimWrapper",
     "BaseOptimWrapper",
     "DefaultOptimWrapperConstructor",
     "OptimWrapper",

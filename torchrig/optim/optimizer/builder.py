@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import importlib
+import importlib.util
 import inspect
 from typing import Any
 
@@ -13,7 +15,22 @@ from torchrig.optim.optimizer.optimizer_wrapper import OptimWrapper
 from torchrig.optim.optimizer.optimizer_wrapper_dict import OptimWrapperDict
 from torchrig.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, OPTIMIZERS
 
-__all__ = ["TORCH_OPTIMIZERS", "build_optim_wrapper", "register_torch_optimizers"]
+__all__ = [
+    "BITSANDBYTES_OPTIMIZERS",
+    "DADAPTATION_OPTIMIZERS",
+    "LION_OPTIMIZERS",
+    "SOPHIA_OPTIMIZERS",
+    "TORCH_OPTIMIZERS",
+    "TRANSFORMERS_OPTIMIZERS",
+    "build_optim_wrapper",
+    "register_bitsandbytes_optimizers",
+    "register_dadaptation_optimizers",
+    "register_lion_optimizers",
+    "register_sophia_optimizers",
+    "register_torch_npu_optimizers",
+    "register_torch_optimizers",
+    "register_transformers_optimizers",
+]
 
 
 def register_torch_optimizers() -> list[str]:
@@ -42,6 +59,99 @@ def register_torch_optimizers() -> list[str]:
 
 
 TORCH_OPTIMIZERS = register_torch_optimizers()
+
+
+def _register_optimizers_of(
+    package: str, names: list[str] | None = None, rename: dict[str, str] | None = None
+) -> list[str]:
+    """Registers ``package``'s optimizer classes (``names``, else all of them) when it imports.
+
+    A name already in OPTIMIZERS keeps its entry (torch's own come first). Returns the names
+    registered or found, [] when the package is not installed.
+    """
+    if importlib.util.find_spec(package.partition(".")[0]) is None:
+        return []
+    module = importlib.import_module(package)
+    rename = rename or {}
+    registered = []
+    for name in names if names is not None else dir(module):
+        obj = getattr(module, name, None)
+        if not (inspect.isclass(obj) and issubclass(obj, torch.optim.Optimizer)):
+            continue
+        register_name = rename.get(name, name)
+        if register_name not in OPTIMIZERS.module_dict:
+            OPTIMIZERS.register_module(name=register_name, module=obj)
+        registered.append(register_name)
+    return registered
+
+
+def register_torch_npu_optimizers() -> list[str]:
+    """Registers ``torch_npu``'s fused optimizers (``NpuFusedAdam``, ...) when on an Ascend NPU.
+
+    Returns:
+        The registered names; [] without ``torch_npu``.
+    """
+    return _register_optimizers_of("torch_npu.optim")
+
+
+def register_dadaptation_optimizers() -> list[str]:
+    """Registers ``dadaptation``'s ``DAdaptAdaGrad``, ``DAdaptAdam`` and ``DAdaptSGD``.
+
+    Returns:
+        The registered names; [] when ``dadaptation`` is not installed.
+    """
+    return _register_optimizers_of("dadaptation", ["DAdaptAdaGrad", "DAdaptAdam", "DAdaptSGD"])
+
+
+def register_lion_optimizers() -> list[str]:
+    """Registers ``lion_pytorch.Lion`` as ``'Lion'``.
+
+    Returns:
+        ``['Lion']``; [] when ``lion-pytorch`` is not installed.
+    """
+    return _register_optimizers_of("lion_pytorch", ["Lion"])
+
+
+def register_sophia_optimizers() -> list[str]:
+    """Registers every optimizer class of the ``Sophia`` package (``SophiaG``, ...).
+
+    Returns:
+        The registered names; [] when ``Sophia`` is not installed.
+    """
+    return _register_optimizers_of("Sophia")
+
+
+_BITSANDBYTES_OPTIMIZERS = [
+    "AdamW8bit", "Adam8bit", "Adagrad8bit", "PagedAdam8bit", "PagedAdamW8bit", "LAMB8bit",
+    "LARS8bit", "RMSprop8bit", "Lion8bit", "PagedLion8bit", "SGD8bit",
+]  # fmt: skip
+
+
+def register_bitsandbytes_optimizers() -> list[str]:
+    """Registers ``bitsandbytes``' 8-bit optimizers (``AdamW8bit``, ``PagedAdamW8bit``, ...).
+
+    Returns:
+        The registered names; [] when ``bitsandbytes`` is not installed.
+    """
+    return _register_optimizers_of("bitsandbytes.optim", _BITSANDBYTES_OPTIMIZERS)
+
+
+def register_transformers_optimizers() -> list[str]:
+    """Registers ``transformers.Adafactor`` as ``'Adafactor'``.
+
+    Returns:
+        ``['Adafactor']``; [] when ``transformers`` is not installed.
+    """
+    return _register_optimizers_of("transformers.optimization", ["Adafactor"])
+
+
+# As MMEngine does, what is installed is registered when this module is imported (a package
+# that is not installed costs one file-system lookup).
+DADAPTATION_OPTIMIZERS = register_dadaptation_optimizers()
+LION_OPTIMIZERS = register_lion_optimizers()
+SOPHIA_OPTIMIZERS = register_sophia_optimizers()
+BITSANDBYTES_OPTIMIZERS = register_bitsandbytes_optimizers()
+TRANSFORMERS_OPTIMIZERS = register_transformers_optimizers()
 
 
 @OPTIMIZERS.register_module(name="ZeroRedundancyOptimizer")

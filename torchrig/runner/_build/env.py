@@ -12,6 +12,7 @@ import torch
 
 __all__ = [
     "collect_env",
+    "elastic_restart_count",
     "format_env",
     "setup_env",
     "synced_timestamp",
@@ -43,12 +44,30 @@ def _set_multi_processing(
         os.environ["OMP_NUM_THREADS"] = "1"
 
 
+def elastic_restart_count() -> int:
+    """How often torchrun's elastic agent has restarted this worker group (0: first attempt).
+
+    ``torchrun --max-restarts N`` restarts every worker when one fails, with
+    ``TORCHELASTIC_RESTART_COUNT`` counting the attempts; the Runner then resumes from the
+    latest checkpoint of its ``work_dir`` by itself.
+    """
+    value = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(
+            f"TORCHELASTIC_RESTART_COUNT={value!r} is not a number; it is set by torchrun"
+        ) from None
+
+
 def setup_env(env_cfg: dict[str, Any], launcher: str, distributed: bool) -> tuple[int, int]:
     """Applies ``env_cfg`` and joins the process group when the launcher asks for one.
 
     Args:
         env_cfg: ``dict(cudnn_benchmark=..., mp_cfg=dict(mp_start_method=...,
-            opencv_num_threads=...), dist_cfg=dict(backend=...))``.
+            opencv_num_threads=...), dist_cfg=dict(backend=..., timeout=...))``; ``timeout``
+            (seconds) bounds every collective, so that ranks waiting on a dead one fail
+            instead of hanging; unset, PyTorch's default applies (30 minutes, 10 for NCCL).
         launcher: ``'none'``, ``'pytorch'`` (torchrun), ``'slurm'`` or ``'mpi'``.
         distributed: Whether to initialise ``torch.distributed``.
 
