@@ -7,3 +7,7 @@ _base_.visualizer.vis_backends = [
     dict(type="LocalVisBackend"),
     dict(type="WandbVisBackend", init_kwargs={"project": "torchrig-digits"}),
 ]
+
+# At each validation, a W&B Table of 16 fixed validation digits with the model's predictions
+# (and once, those digits with their class names); other backends get them as JSON lines.
+custom_hooks = [dict(type="WandbTableHook", num_samples=16, input_shape=(8, 8))]

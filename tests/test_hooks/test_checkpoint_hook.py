@@ -246,9 +246,16 @@ def test_checkpoints_are_offered_to_the_trackers_once(make_runner, loops):
     ]
     # epoch_1.pth was written twice (new best after validation) but offered once.
     assert calls == [
-        ("epoch_1.pth", ("latest",)),
+        ("epoch_1.pth", ("latest", "epoch_1")),
         ("best_acc_epoch_1.pth", ("best",)),
-        ("epoch_2.pth", ("latest",)),
+        ("epoch_2.pth", ("latest", "epoch_2")),
     ]
     best_metadata = runner.visualizer.log_checkpoint.call_args_list[1].kwargs["metadata"]
-    assert best_metadata == {"epoch": 1, "iter": 4, "acc": 0.5}
+    assert best_metadata == {
+        "epoch": 1,
+        "iter": 4,
+        "acc": 0.5,
+        "step": 4,
+        "metrics": best_metadata["metrics"],  # the message hub's latest (checked with W&B)
+        "config_hash": None,  # this fake runner has no config
+    }

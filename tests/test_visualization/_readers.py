@@ -34,6 +34,10 @@ class WandbRun:
     summary: dict[str, Any] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: Each artifact record in full: name, type, aliases, metadata, whether the run used it
+    #: (``use_artifact``), and its manifest's files ``{path: reference or None}``.
+    artifact_details: list[dict[str, Any]] = field(default_factory=list)
     exit_code: int | None = None
     resumed: bool = False
     output: str = ""  # the console output W&B captured (its Logs tab after ``wandb sync``)
@@ -89,6 +93,17 @@ def _set_nested(target: dict, keys: list[str], value: Any) -> None:
     target[keys[-1]] = value
 
 
+def _artifact_details(art: Any) -> dict[str, Any]:
+    return {
+        "name": art.name,
+        "type": art.type,
+        "aliases": list(art.aliases),
+        "metadata": json.loads(art.metadata) if art.metadata else {},
+        "used": bool(art.use_after_commit),
+        "files": {e.path: (e.ref or None) for e in art.manifest.contents},
+    }
+
+
 def read_wandb_run(path: str) -> WandbRun:
     """Parse a ``run-<id>.wandb`` file into history rows, config, summary, files, exit code."""
     from wandb.proto import wandb_internal_pb2 as pb
@@ -118,6 +133,7 @@ def read_wandb_run(path: str) -> WandbRun:
         elif kind == "files":
             run.files.extend(f.path for f in record.files.files)
         elif kind == "artifact":
+            run.artifact_details.append(_artifact_details(record.artifact))
             run.artifacts.append(
                 {
                     "name": record.artifact.name,
@@ -127,7 +143,11 @@ def read_wandb_run(path: str) -> WandbRun:
             )
         elif kind == "request" and record.request.WhichOneof("request_type") == "log_artifact":
             art = record.request.log_artifact.artifact
+            run.artifact_details.append(_artifact_details(art))
             run.artifacts.append({"name": art.name, "type": art.type, "aliases": list(art.aliases)})
+        elif kind == "alert":
+            alert = record.alert
+            run.alerts.append({"title": alert.title, "text": alert.text, "level": alert.level})
         elif kind == "exit":
             run.exit_code = record.exit.exit_code
         elif kind in ("output", "output_raw"):

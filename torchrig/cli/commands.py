@@ -25,6 +25,11 @@ def load_config(path: str, cfg_options: dict[str, Any] | None) -> Any:
     return cfg
 
 
+def _is_reference(path: str) -> bool:
+    """A W&B artifact reference (``wandb-artifact://...``), downloaded when loaded."""
+    return path.startswith("wandb-artifact://")
+
+
 def _default_work_dir(cfg: Any, config_path: str, given: str | None) -> str:
     if given:
         return given
@@ -44,8 +49,13 @@ def _build_runner(cfg: Any) -> Any:
 
 
 def train(args: argparse.Namespace) -> None:
-    """``torchrig train CONFIG``: builds the Runner from the config and trains."""
+    """``torchrig train CONFIG [key=value ...]``: builds the Runner from the config and trains."""
     cfg = load_config(args.config, args.cfg_options)
+    if getattr(args, "overrides", None):
+        from torchrig.cli.sweep import parse_overrides
+        from torchrig.visualization._wandb_sweep import merge_overrides
+
+        merge_overrides(cfg, parse_overrides(args.overrides), "torchrig train arguments")
     cfg.launcher = args.launcher
     cfg.work_dir = _default_work_dir(cfg, args.config, args.work_dir)
     if args.amp:
@@ -58,7 +68,7 @@ def train(args: argparse.Namespace) -> None:
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
-        if not os.path.isfile(args.resume):
+        if not _is_reference(args.resume) and not os.path.isfile(args.resume):
             raise CliError(f"--resume: checkpoint not found: {args.resume}")
         cfg.resume = True
         cfg.load_from = args.resume
@@ -120,7 +130,7 @@ def _summary(runner: Any, curves: str) -> str:
 def test(args: argparse.Namespace) -> None:
     """``torchrig test CONFIG CHECKPOINT``: evaluates a checkpoint with the config's test loop."""
     cfg = load_config(args.config, args.cfg_options)
-    if not os.path.isfile(args.checkpoint):
+    if not _is_reference(args.checkpoint) and not os.path.isfile(args.checkpoint):
         raise CliError(f"checkpoint not found: {args.checkpoint}")
     cfg.launcher = args.launcher
     cfg.work_dir = _default_work_dir(cfg, args.config, args.work_dir)

@@ -10,6 +10,7 @@ import argparse
 import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -45,10 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    def add_command(name: str, help: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=help, parents=[debug])
+    def add_command(name: str, help: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, parents=[debug], **kwargs)
 
-    train = add_command("train", help="train a model from a config")
+    train = add_command(
+        "train",
+        help="train a model from a config",
+        allow_abbrev=False,  # a sweep's --key=value must not be taken for an option prefix
+        epilog="Further arguments key=value, --key=value or --key value override config keys "
+        "(what `wandb agent` passes with ${args_no_hyphens} or ${args}).",
+    )
     train.add_argument("config", help="the config file (.py, .json, .yaml)")
     train.add_argument(
         "--work-dir", help="where logs and checkpoints go (default: work_dirs/<config name>)"
@@ -89,14 +96,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     convert.add_argument("checkpoint", help="the checkpoint to convert (you trust its source)")
     convert.add_argument("out", help="the converted file to write")
+    from torchrig.cli import sweep
+
+    sweep.add_parser(commands, parents=[debug])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    from torchrig.cli import commands
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "train":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.overrides = extra  # train's config overrides (W&B sweep agents pass these)
+    from torchrig.cli import commands, sweep
 
     handler = {
         "train": commands.train,
@@ -104,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plot": commands.plot,
         "config": commands.show_config,
         "convert": commands.convert,
+        "sweep": sweep.sweep,
     }[args.command]
     try:
         handler(args)

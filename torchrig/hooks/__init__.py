@@ -17,6 +17,8 @@ from torchrig.hooks.runtime_info_hook import RuntimeInfoHook
 from torchrig.hooks.sampler_seed_hook import DistSamplerSeedHook
 from torchrig.hooks.sync_buffer_hook import SyncBuffersHook
 from torchrig.hooks.test_time_aug_hook import PrepareTTAHook
+from torchrig.hooks.wandb_alert_hook import WandbAlertHook
+from torchrig.hooks.wandb_table_hook import WandbTableHook
 
 __all__ = [
     "CheckpointHook",
@@ -35,5 +37,7 @@ __all__ = [
     "ProgressBarHook",
     "RuntimeInfoHook",
     "SyncBuffersHook",
+    "WandbAlertHook",
+    "WandbTableHook",
     "check_hook_stages",
 ]

@@ -389,7 +389,8 @@ class CheckpointHook(Hook):
         for old_step in expired:
             self._remove(self._regular_path(old_step))
         if not resave:
-            self._log_to_trackers(runner, self.last_ckpt, ("latest",), meta)
+            unit = "epoch" if self.by_epoch else "iter"
+            self._log_to_trackers(runner, self.last_ckpt, ("latest", f"{unit}_{step}"), meta)
 
     def _write_last_checkpoint(self, runner: Runner) -> None:
         """Names ``last_ckpt`` in ``<work_dir>/last_checkpoint`` (what ``resume=True`` reads)."""
@@ -422,10 +423,13 @@ class CheckpointHook(Hook):
 
     @staticmethod
     def _log_to_trackers(runner: Runner, path: str, aliases: tuple, metadata: dict) -> None:
-        """Offer the checkpoint to trackers that keep checkpoints (W&B artifacts, opt-in)."""
+        """Offer the checkpoint to trackers that keep checkpoints (W&B artifacts, opt-in),
+        with its step, epoch, latest metrics and config hash."""
         log_checkpoint = getattr(runner.visualizer, "log_checkpoint", None)
         if callable(log_checkpoint):
-            log_checkpoint(path, aliases=aliases, metadata=dict(metadata))
+            from torchrig.visualization._wandb_artifacts import checkpoint_metadata
+
+            log_checkpoint(path, aliases=aliases, metadata=checkpoint_metadata(runner, metadata))
 
     def _save_best(self, runner: Runner, metrics: dict[str, Any]) -> None:
         if self.by_epoch:

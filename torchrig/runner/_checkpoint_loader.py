@@ -11,6 +11,7 @@ path                                     loader
 ``mmcls://name``                         :func:`load_from_mmcls` (backbone weights)
 ``s3://``, ``petrel://``                 :func:`load_from_ceph` (needs ``petrel_client``)
 ``pavi://``                              :func:`load_from_pavi` (needs ``pavi``)
+``wandb-artifact://E/P/NAME:ALIAS``      :func:`load_from_wandb_artifact` (W&B server)
 =======================================  =============================================
 
 Every built-in loader reads with ``torch.load(weights_only=True)`` unless asked otherwise.
@@ -53,6 +54,7 @@ __all__ = [
     "load_from_openmmlab",
     "load_from_pavi",
     "load_from_torchvision",
+    "load_from_wandb_artifact",
 ]
 
 _HUB_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), "hub")
@@ -406,3 +408,15 @@ def load_from_mmcls(filename: str, map_location: Any = None, weights_only: bool 
         if key.startswith("backbone.")
     )
     return dict(state_dict=backbone)
+
+
+@CheckpointLoader.register_scheme(prefixes="wandb-artifact://")
+def load_from_wandb_artifact(
+    filename: str, map_location: Any = None, weights_only: bool = True
+) -> Any:
+    """Reads ``wandb-artifact://ENTITY/PROJECT/NAME:ALIAS``: the W&B artifact's checkpoint file,
+    downloaded with W&B's public API (offline: a clear error; see
+    :func:`torchrig.visualization._wandb_artifacts.download_checkpoint`)."""
+    from torchrig.visualization._wandb_artifacts import download_checkpoint
+
+    return load_from_local(download_checkpoint(filename), map_location, weights_only)

@@ -197,6 +197,10 @@ class Runner(BuildMethods, CheckpointMethods):
             cfg: The config, e.g. from ``Config.fromfile``.
         """
         cfg = copy.deepcopy(cfg)
+        # Inside a W&B sweep's run (wandb.agent(sweep_id, function=...)): its parameters win.
+        from torchrig.visualization._wandb_sweep import apply_active_sweep
+
+        cfg = apply_active_sweep(cfg)
         return cls(
             model=cfg["model"],
             work_dir=cfg["work_dir"],

@@ -130,9 +130,11 @@ class DigitsClassifier(BaseModel):
         if mode == "loss":
             return {"loss": F.cross_entropy(logits, data_samples)}
         if mode == "predict":
-            predictions = logits.argmax(dim=1)
+            scores = logits.softmax(dim=1)
+            predictions = scores.argmax(dim=1)
             return [
-                {"pred_label": pred, "gt_label": gt} for pred, gt in zip(predictions, data_samples)
+                {"pred_label": pred, "pred_score": score, "gt_label": gt}
+                for pred, score, gt in zip(predictions, scores, data_samples)
             ]
         return logits
 

@@ -6,6 +6,7 @@ library when first used, and drawing imports matplotlib when something is drawn.
 
 from __future__ import annotations
 
+from torchrig.visualization._wandb_sweep import apply_wandb_config
 from torchrig.visualization.aim_vis_backend import AimVisBackend
 from torchrig.visualization.base_vis_backend import BaseVisBackend, NullVisBackend
 from torchrig.visualization.clearml_vis_backend import ClearMLVisBackend
@@ -31,6 +32,7 @@ __all__ = [
     "TensorboardVisBackend",
     "Visualizer",
     "WandbVisBackend",
+    "apply_wandb_config",
     "color_val_matplotlib",
     "tensor2ndarray",
 ]

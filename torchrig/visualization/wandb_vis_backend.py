@@ -85,6 +85,9 @@ class WandbVisBackend(BaseVisBackend):
         auto_summary: Summarise loss-like keys by their ``min`` and metric-like keys by their
             ``max`` (keys ``define_metric_cfg`` does not name).
         save_log_files: Save the ``*.log`` files next to ``save_dir`` live in the run's files.
+        log_dataset: Log each local ``data_root`` the config's dataloaders name as a
+            ``dataset`` artifact (a ``file://`` reference, nothing copied) used by the run, for
+            W&B's lineage graph (data -> run -> model).
     """
 
     threaded = False
@@ -100,6 +103,7 @@ class WandbVisBackend(BaseVisBackend):
         log_checkpoint: bool = False,
         auto_summary: bool = True,
         save_log_files: bool = True,
+        log_dataset: bool = False,
     ) -> None:
         super().__init__(save_dir)
         self._init_kwargs = dict(init_kwargs or {})
@@ -110,6 +114,7 @@ class WandbVisBackend(BaseVisBackend):
         self._log_checkpoint = log_checkpoint
         self._auto_summary = auto_summary
         self._save_log_files = save_log_files
+        self._log_dataset = log_dataset
         self._run: Any = None
         self._wandb: Any = None
         self._owns_run = False
@@ -185,6 +190,10 @@ class WandbVisBackend(BaseVisBackend):
         self._run.config.update(values, allow_val_change=True)
         if self._log_code_name is not None:
             self._run.log_code(name=self._log_code_name)
+        if self._log_dataset:
+            from torchrig.visualization._wandb_artifacts import use_dataset_artifacts
+
+            use_dataset_artifacts(self._run, self._wandb, values)
 
     @force_init_env
     def add_graph(self, model: Any, data_batch: Any, **kwargs: Any) -> None:
@@ -226,6 +235,17 @@ class WandbVisBackend(BaseVisBackend):
         if self._journal is not None:
             self._journal.append(step, row)
         self._log(row, step)
+
+    @force_init_env
+    def log_media(self, values: dict, step: int) -> None:
+        """Log W&B objects (``wandb.Table``, ``wandb.Image``...) at ``step`` (the global
+        training iteration), in the row of that iteration's scalars.
+
+        Args:
+            values: Keys to W&B data types.
+            step: The global training iteration.
+        """
+        self._log({**values, STEP_METRIC: int(step)}, int(step))
 
     def _log(self, row: dict, step: int) -> None:
         """``Run.log`` without a W&B step: W&B gives the row the next step, and its ``iter``
