@@ -278,7 +278,7 @@ def test_resume_from_another_work_dir_leaves_the_source_alone(tmp_path):
     (new_run,) = [read_wandb_run(p) for p in wandb_run_files(str(vis_data))]
     (old_run,) = [read_wandb_run(p) for p in wandb_run_files(str(next(source.glob("*/vis_data"))))]
     assert new_run.run_id != old_run.run_id
-    assert min(s for s in new_run.steps if s > 0) > iters_per_epoch
+    assert min(i for i in new_run.iters if i is not None) > iters_per_epoch
 
     (recorded,) = target.glob("*/vis_data/config.py")
     resumed_from = Config.fromfile(recorded).resumed_from
