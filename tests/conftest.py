@@ -58,7 +58,6 @@ def _no_leaked_torchrig_threads():
         for t in threading.enumerate()
         if t not in before
         and t.name.startswith("torchrig")
-        and t.name != "torchrig-log-flusher"  # one per process by design; idle, it sleeps
         and t.is_alive()
     ]
     for thread in leaked:

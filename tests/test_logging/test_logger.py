@@ -208,3 +208,30 @@ def test_a_killed_process_loses_no_logged_line(tmp_path) -> None:
         "line 1",
         "line 2",
     ]
+
+
+def test_filter_duplicate_warning_lets_each_warning_through_once():
+    import logging
+
+    from torchrig.logging.logger import FilterDuplicateWarning
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    handler.addFilter(FilterDuplicateWarning("dup-test"))
+    logger = logging.getLogger("dup-test")
+    logger.addHandler(handler)
+    try:
+        for _ in range(3):
+            logger.warning("disk almost full")
+            logger.error("an error repeats")
+        logger.warning("another warning")
+    finally:
+        logger.removeHandler(handler)
+    assert [r.getMessage() for r in records] == [
+        "disk almost full",
+        "an error repeats",
+        "an error repeats",
+        "an error repeats",
+        "another warning",
+    ]

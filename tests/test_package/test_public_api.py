@@ -28,11 +28,7 @@ _API_DIRS = (
 # Names other helpers are adding in parallel (issue 13). The integrator empties this list after
 # merging their branches; test_pending_list_is_not_stale says which entries to remove.
 # An entry is a module ("mmengine.analysis": the module and all its names) or "module:name".
-_PENDING_FROM_OTHER_HELPERS: frozenset[str] = frozenset(
-    {
-        "mmengine.logging.logger:FilterDuplicateWarning",
-    }
-)
+_PENDING_FROM_OTHER_HELPERS: frozenset[str] = frozenset()
 
 # MMEngine names torchrig deliberately does not provide, with the reason.
 _NOT_PROVIDED: dict[str, str] = {

@@ -17,7 +17,7 @@ from typing import Any
 
 from torchrig.utils import ManagerMixin
 
-__all__ = ["MMLogger", "MMFormatter", "print_log"]
+__all__ = ["FilterDuplicateWarning", "MMFormatter", "MMLogger", "print_log"]
 
 _DEFAULT_NAME = "torchrig"
 
@@ -62,20 +62,25 @@ class MMFormatter(logging.Formatter):
         return super().format(record)
 
 
-class _FilterDuplicateWarning(logging.Filter):
-    """Lets each distinct warning through once."""
+class FilterDuplicateWarning(logging.Filter):
+    """Lets each distinct warning through once (MMEngine's filter of the same name).
+
+    Args:
+        name: The logger name the filter is for (``logging.Filter``'s argument).
+    """
 
     def __init__(self, name: str = "torchrig") -> None:
         super().__init__(name)
-        self._seen: set[str] = set()
+        self.seen: set[str] = set()
 
     def filter(self, record: LogRecord) -> bool:
+        """Whether ``record`` goes out: anything but a warning, or a warning not seen yet."""
         if record.levelno != logging.WARNING:
             return True
         message = record.getMessage()
-        if message in self._seen:
+        if message in self.seen:
             return False
-        self._seen.add(message)
+        self.seen.add(message)
         return True
 
 
@@ -115,7 +120,7 @@ class MMLogger(Logger, ManagerMixin):
         console = logging.StreamHandler(stream=sys.stdout)
         console.setFormatter(MMFormatter(color=_isatty(sys.stdout), datefmt="%m/%d %H:%M:%S"))
         console.setLevel(level if rank == 0 else logging.ERROR)
-        console.addFilter(_FilterDuplicateWarning(logger_name))
+        console.addFilter(FilterDuplicateWarning(logger_name))
         self.handlers.append(console)
 
         if log_file is not None:
@@ -131,7 +136,7 @@ class MMLogger(Logger, ManagerMixin):
                 handler = _file_handler(log_file, file_mode, file_handler_cfg)
                 handler.setFormatter(MMFormatter(color=False, datefmt="%Y/%m/%d %H:%M:%S"))
                 handler.setLevel(level)
-                handler.addFilter(_FilterDuplicateWarning(logger_name))
+                handler.addFilter(FilterDuplicateWarning(logger_name))
                 self.handlers.append(handler)
         self._log_file = log_file
 
