@@ -66,18 +66,6 @@ class AimVisBackend(BaseVisBackend):
         if isinstance(value, (int, float)):
             self._run.track(value, name=name, step=step)
 
-    @force_init_env
-    def add_scalars(
-        self,
-        scalar_dict: dict,
-        step: int = 0,
-        file_path: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """Track each number of ``scalar_dict`` at ``step``."""
-        for key, value in scalar_dict.items():
-            self.add_scalar(key, value, step)
-
     def close(self, exit_code: int = 0) -> None:
         """Close the run."""
         if self._run is None:

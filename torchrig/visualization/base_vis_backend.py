@@ -125,14 +125,14 @@ class BaseVisBackend(metaclass=ABCMeta):
             **kwargs: Backend-specific options.
         """
 
-    def add_scalars(  # noqa: B027 - optional
+    def add_scalars(
         self,
         scalar_dict: dict,
         step: int = 0,
         file_path: str | None = None,
         **kwargs: Any,
     ) -> None:
-        """Record several scalars at one step.
+        """Record several scalars at one step: by default, :meth:`add_scalar` for each.
 
         Args:
             scalar_dict: Keys and values.
@@ -140,6 +140,8 @@ class BaseVisBackend(metaclass=ABCMeta):
             file_path: An extra JSON file to write them to (local backend only).
             **kwargs: Backend-specific options.
         """
+        for key, value in scalar_dict.items():
+            self.add_scalar(key, value, step)
 
     def after_batch(self) -> None:  # noqa: B027 - optional
         """Called by the visualizer's writer after each batch it took from the queue."""

@@ -86,18 +86,6 @@ class ClearMLVisBackend(BaseVisBackend):
         if isinstance(value, (int, float)):
             self._logger.report_scalar(title=name, series=name, value=value, iteration=step)
 
-    @force_init_env
-    def add_scalars(
-        self,
-        scalar_dict: dict,
-        step: int = 0,
-        file_path: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """Report each number of ``scalar_dict`` at iteration ``step``."""
-        for key, value in scalar_dict.items():
-            self.add_scalar(key, value, step)
-
     def flush(self) -> None:
         """Hand what was reported to ClearML's uploader."""
         if self._task is not None:

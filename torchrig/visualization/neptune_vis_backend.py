@@ -71,18 +71,6 @@ class NeptuneVisBackend(BaseVisBackend):
         if isinstance(value, (int, float)):
             self._run[name].append(value, step=step)
 
-    @force_init_env
-    def add_scalars(
-        self,
-        scalar_dict: dict,
-        step: int = 0,
-        file_path: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """Append each number of ``scalar_dict`` at ``step``."""
-        for key, value in scalar_dict.items():
-            self.add_scalar(key, value, step)
-
     def flush(self) -> None:
         """Wait until Neptune has taken everything logged so far."""
         if self._run is not None:

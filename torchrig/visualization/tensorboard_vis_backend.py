@@ -87,18 +87,6 @@ class TensorboardVisBackend(BaseVisBackend):
                 f"TensorboardVisBackend: {name!r} is not a number ({type(value).__name__}); skipped"
             )
 
-    @force_init_env
-    def add_scalars(
-        self,
-        scalar_dict: dict,
-        step: int = 0,
-        file_path: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """Write each value as its own scalar at ``step``."""
-        for key, value in scalar_dict.items():
-            self.add_scalar(key, value, step)
-
     def flush(self) -> None:
         """Write the event file through."""
         if self._writer is not None:
