@@ -56,9 +56,7 @@ def _no_leaked_torchrig_threads():
     leaked = [
         t
         for t in threading.enumerate()
-        if t not in before
-        and t.name.startswith("torchrig")
-        and t.is_alive()
+        if t not in before and t.name.startswith("torchrig") and t.is_alive()
     ]
     for thread in leaked:
         thread.join(timeout=5)
