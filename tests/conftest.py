@@ -1,9 +1,10 @@
-"""Suite-wide guards: a test must not leak environment variables, process groups, torchrig
-threads or global named instances into the tests after it."""
+"""Suite-wide guards: a test must not leak environment variables, signal handlers, process
+groups, torchrig threads or global named instances into the tests after it."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 
@@ -38,6 +39,20 @@ def _no_leaked_env():
     os.environ.update(before)
     if leaked:
         pytest.fail(f"the test changed environment variables without restoring them: {leaked}")
+
+
+# Handlers the graceful stop installs and restores; a tracker library a test starts (ClearML,
+# W&B) may install its own and never restore them, which would change how later tests stop.
+_WATCHED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored():
+    before = {signum: signal.getsignal(signum) for signum in _WATCHED_SIGNALS}
+    yield
+    for signum, handler in before.items():
+        if signal.getsignal(signum) is not handler and handler is not None:
+            signal.signal(signum, handler)
 
 
 @pytest.fixture(autouse=True)

@@ -124,14 +124,21 @@ def test_stop_without_checkpoint_hook_or_with_saving_off(tmp_path):
     assert not list((tmp_path / "b").glob("*.pth"))
 
 
-def test_a_second_signal_stops_at_once(tmp_path):
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler (KeyboardInterrupt), whatever an earlier test's library left
+    installed; the suite's conftest puts the previous one back afterwards."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def test_a_second_signal_stops_at_once(tmp_path, python_sigint):
     runner = _runner(tmp_path, hooks=[_SignalAt(3, signal.SIGINT, times=2)])
     with pytest.raises(KeyboardInterrupt):  # SIGINT's own handler, not a graceful stop
         runner.train()
     assert not (tmp_path / "iter_3.pth").exists()
 
 
-def test_disabled_leaves_the_signal_alone(tmp_path):
+def test_disabled_leaves_the_signal_alone(tmp_path, python_sigint):
     runner = _runner(
         tmp_path,
         hooks=[_SignalAt(3, signal.SIGINT)],
