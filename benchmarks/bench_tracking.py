@@ -5,7 +5,8 @@ epoch) set up as MMEngine configs usually are: ``DefaultSampler(shuffle=True)``,
 function returning a dict, SGD with momentum, a per-iteration ``MultiStepLR``,
 ``CheckpointHook(by_epoch=False)`` with a large interval, the model built before the Runner.
 The raw side is a hand-written loop doing the same work (shuffled DataLoader, the same
-optimizer and scheduler stepped every iteration). Time per iteration after the first epoch
+optimizer and scheduler stepped every iteration, a line logged to the console and a file at
+the LoggerHook's interval, the final state saved as the CheckpointHook does). Time per iteration after the first epoch
 (W&B's run is started by then: steady state), rounds interleaved, ratio of the medians, in
 wall-clock time and in this process's CPU time (all its threads; the steadier measure on a
 shared machine; W&B's service process is not counted, on either side).
@@ -14,10 +15,14 @@ Cases (W&B offline, with W&B's default settings: console capture on):
 
 - ``wandb-every-iter``: ``LoggerHook(interval=1)`` to a ``WandbVisBackend`` vs the raw loop
   calling ``Run.log`` with the same values and printing a line every iteration (<= 1.10x).
-- ``default``: ``LoggerHook(interval=10)``, W&B and local backends vs the raw loop (<= 1.15x).
-- ``no-trackers``: ``LoggerHook(interval=10)``, no backend vs the raw loop (<= 1.10x).
+- ``default``: ``LoggerHook(interval=10)``, W&B and local backends vs the raw loop logging a
+  line every 10 iterations (<= 1.15x).
+- ``no-trackers``: ``LoggerHook(interval=10)``, no backend vs the raw loop logging a line every
+  10 iterations (<= 1.10x).
 - ``mmengine-style``: ``LoggerHook(interval=50)``, the default (local) backend vs the raw
   loop logging a line every 50 iterations.
+- ``wandb-by-hand``: no Runner: the raw loop calling ``Run.log`` every 10 iterations vs the
+  raw loop without W&B (what W&B itself costs at the default interval).
 
 Run: ``python benchmarks/bench_tracking.py [--cases ...] [--rounds 5] [--epochs 20]``. Each case
 runs in a fresh process (its output, the training lines, is discarded) and prints one line.
@@ -44,6 +49,9 @@ CASES = {
     "default": (10, ["LocalVisBackend", "WandbVisBackend"], "lines", 1.15),
     "no-trackers": (10, [], "lines", 1.10),
     "mmengine-style": (50, ["LocalVisBackend"], "lines", None),
+    # not the Runner: a hand loop calling Run.log every 10 iterations vs one that does not
+    # (W&B's own cost at the default interval, which no engine can take away)
+    "wandb-by-hand": (10, None, "lines", None),
 }
 BATCH, MILESTONES, RAW_LOG_INTERVAL = 32, [600, 900], 50
 
@@ -57,10 +65,13 @@ def _mark() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
-def raw_loop(net: Any, dataset: Any, epochs: int, marks: dict, log: str) -> None:
-    """The hand-written loop: ``log`` is ``'lines'`` (a logged line every 50 iterations) or
-    ``'wandb'`` (``Run.log`` with the LoggerHook's values and a printed line every iteration,
-    into a W&B run started before)."""
+def raw_loop(
+    net: Any, dataset: Any, epochs: int, marks: dict, log: str, interval: int = RAW_LOG_INTERVAL
+) -> None:
+    """The hand-written loop: a line every ``interval`` iterations, logged to the console and
+    a file as the Runner's LoggerHook does; with ``log='wandb'`` also ``Run.log`` with the
+    LoggerHook's values, into a W&B run started with the loop. At the end it saves the model, optimizer and scheduler, as the
+    Runner's ``CheckpointHook(by_epoch=False)`` does after the last iteration."""
     import torch
     import torch.nn.functional as F
     from torch.utils.data import DataLoader
@@ -70,7 +81,15 @@ def raw_loop(net: Any, dataset: Any, epochs: int, marks: dict, log: str) -> None
     )
     optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, MILESTONES)
-    logger = logging.getLogger("raw")
+    logger = logging.getLogger(f"raw-{id(marks)}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    for handler in (
+        logging.StreamHandler(sys.stdout),
+        logging.FileHandler(os.path.join(marks["dir"], "raw.log")),
+    ):
+        handler.setFormatter(logging.Formatter("%(asctime)s - %(levelname)s - %(message)s"))
+        logger.addHandler(handler)
     run = None
     if log == "wandb":
         import wandb
@@ -88,15 +107,20 @@ def raw_loop(net: Any, dataset: Any, epochs: int, marks: dict, log: str) -> None
             optimizer.step()
             scheduler.step()
             step += 1
-            if run is not None:
+            if step % interval == 0:
                 lr, value, took = scheduler.get_last_lr()[0], loss.item(), _now() - last
-                row = dict(lr=lr, time=took, data_time=data_time, loss=value)
-                run.log({**row, "epoch": epoch + 1, "iter": step}, step=step)
-                print(f"Epoch(train) [{epoch + 1}][{step}]  lr: {lr:.4e}  loss: {value:.4f}")
-            elif step % RAW_LOG_INTERVAL == 0:
-                logger.info(f"Epoch [{epoch + 1}] iter {step}  loss: {loss.item():.4f}")
+                if run is not None:
+                    row = dict(lr=lr, time=took, data_time=data_time, loss=value)
+                    run.log({**row, "epoch": epoch + 1, "iter": step}, step=step)
+                logger.info(f"Epoch(train) [{epoch + 1}][{step}]  lr: {lr:.4e}  loss: {value:.4f}")
             last = _now()
+    state = dict(model=net.state_dict(), optimizer=optimizer.state_dict())
+    torch.save(
+        dict(state, scheduler=scheduler.state_dict()), os.path.join(marks["dir"], "last.pth")
+    )
     marks["end"] = _mark()
+    for handler in logger.handlers:
+        handler.close()
     if run is not None:
         run.finish()
 
@@ -140,7 +164,9 @@ def child(case: str, rounds: int, epochs: int) -> None:
                 marks: dict = {"dir": os.path.join(tmp, f"{side}{index}")}
                 os.makedirs(marks["dir"])
                 if side == "raw":
-                    raw_loop(MLP(), dataset, epochs, marks, CASES[case][2])
+                    raw_loop(MLP(), dataset, epochs, marks, CASES[case][2], CASES[case][0])
+                elif CASES[case][1] is None:
+                    raw_loop(MLP(), dataset, epochs, marks, "wandb", CASES[case][0])
                 else:
                     runner_loop(MLP(), dataset, epochs, marks, case)
                 start, end = marks["epoch_1"], marks["end"]

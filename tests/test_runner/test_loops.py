@@ -110,6 +110,43 @@ def test_stop_training_ends_the_epoch_loop(tmp_path: Path) -> None:
     assert runner.epoch == 1
 
 
+def test_a_loop_subclass_run_iter_and_an_instance_call_hook_see_every_iteration(
+    tmp_path: Path,
+) -> None:
+    from torchrig.registry import LOOPS
+    from torchrig.runner.loops import EpochBasedTrainLoop
+
+    seen: list[tuple[str, int]] = []
+
+    class CountingLoop(EpochBasedTrainLoop):
+        def run_iter(self, idx: int, data_batch: Any) -> None:
+            seen.append(("run_iter", idx))
+            super().run_iter(idx, data_batch)
+
+    LOOPS.register_module(module=CountingLoop, force=True)
+    try:
+        train_cfg = dict(type="CountingLoop", max_epochs=2)
+        runner = _runner(
+            tmp_path, train_cfg=train_cfg, val_cfg=None, val_dataloader=None, val_evaluator=None
+        )
+        own = runner.call_hook
+
+        def call_hook(fn_name: str, **kwargs: Any) -> None:
+            if fn_name.endswith("_train_iter"):
+                seen.append((fn_name, kwargs["batch_idx"]))
+            own(fn_name, **kwargs)
+
+        runner.call_hook = call_hook  # type: ignore[method-assign]
+        runner.train()
+    finally:
+        LOOPS.module_dict.pop("CountingLoop", None)
+    per_iteration = [
+        [("run_iter", i), ("before_train_iter", i), ("after_train_iter", i)] for i in range(4)
+    ]
+    assert seen == [step for row in per_iteration * 2 for step in row]  # 4 batches, 2 epochs
+    assert runner.iter == 8
+
+
 def test_validation_loss_joins_the_metrics(tmp_path: Path) -> None:
     runner = _runner(tmp_path, model=LossyToyModel())
     metrics = runner.val()

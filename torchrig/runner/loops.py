@@ -25,18 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["EpochBasedTrainLoop", "IterBasedTrainLoop", "TestLoop", "ValLoop"]
 
 
-_CALL_HOOK: list[Any] = []
-
-
-def _own_call_hook() -> Any:
-    """``Runner.call_hook`` (imported on first use: the runner module imports this one)."""
-    if not _CALL_HOOK:
-        from torchrig.runner.runner import Runner
-
-        _CALL_HOOK.append(Runner.call_hook)
-    return _CALL_HOOK[0]
-
-
 def _skippable_sampler(dataloader: DataLoader) -> tuple[Any, int]:
     """The sampler whose indices map one-to-one onto batches, and samples per batch."""
     batch_sampler = dataloader.batch_sampler
@@ -140,22 +128,11 @@ class _TrainLoop(BaseLoop):
 
     def _train_step(self, batch_idx: int, data_batch: Any) -> None:
         runner = self.runner
-        # A Runner with a call_hook of its own (a subclass's, or one patched on the instance)
-        if getattr(runner.call_hook, "__func__", None) is not _own_call_hook():
-            runner.call_hook("before_train_iter", batch_idx=batch_idx, data_batch=data_batch)
-            outputs = runner.model.train_step(data_batch, optim_wrapper=runner.optim_wrapper)
-            runner.call_hook(
-                "after_train_iter", batch_idx=batch_idx, data_batch=data_batch, outputs=outputs
-            )
-            self._iter += 1
-            return
-        # What call_hook does, with the keywords passed straight on (no dict packed and
-        # unpacked for every hook, twice an iteration).
-        for method in runner._stage_callers["before_train_iter"]:
-            method(runner, batch_idx=batch_idx, data_batch=data_batch)
+        runner.call_hook("before_train_iter", batch_idx=batch_idx, data_batch=data_batch)
         outputs = runner.model.train_step(data_batch, optim_wrapper=runner.optim_wrapper)
-        for method in runner._stage_callers["after_train_iter"]:
-            method(runner, batch_idx=batch_idx, data_batch=data_batch, outputs=outputs)
+        runner.call_hook(
+            "after_train_iter", batch_idx=batch_idx, data_batch=data_batch, outputs=outputs
+        )
         self._iter += 1
 
 
@@ -210,14 +187,8 @@ class EpochBasedTrainLoop(_TrainLoop):
         self.runner.model.train()
         done = self._iter - self._epoch * len(self.dataloader)  # > 0 only after a resume
         start = done if 0 < done <= len(self.dataloader) else 0
-        # run_iter as it is, unless a subclass overrides it (one call less an iteration)
-        run_iter = (
-            self._train_step
-            if type(self).run_iter is EpochBasedTrainLoop.run_iter
-            else self.run_iter
-        )
         for idx, data_batch in enumerate(_iterate_from(self.dataloader, start), start):
-            run_iter(idx, data_batch)
+            self.run_iter(idx, data_batch)
             self.runner._stop_at_boundary()  # a stop signal ends training here
         self.runner.call_hook("after_train_epoch")
         self._epoch += 1
