@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from torchrig.config import Config, ConfigDict
+from torchrig.config.utils import MODULE2PACKAGE
 from torchrig.dataset import pseudo_collate
 from torchrig.fileio import load
 from torchrig.logging import print_log
@@ -50,16 +51,6 @@ ImgType = np.ndarray | Sequence[np.ndarray]
 ResType = dict | list[dict]
 ConfigType = Config | ConfigDict
 ModelType = dict | ConfigType | str
-
-# OpenMMLab scopes and the pip packages that provide them (for install hints).
-_MODULE2PACKAGE = {
-    "mmcls": "mmcls", "mmdet": "mmdet", "mmdet3d": "mmdet3d", "mmseg": "mmsegmentation",
-    "mmaction": "mmaction2", "mmtrack": "mmtrack", "mmpose": "mmpose", "mmedit": "mmedit",
-    "mmocr": "mmocr", "mmgen": "mmgen", "mmfewshot": "mmfewshot", "mmrazor": "mmrazor",
-    "mmflow": "mmflow", "mmhuman3d": "mmhuman3d", "mmrotate": "mmrotate",
-    "mmselfsup": "mmselfsup", "mmyolo": "mmyolo", "mmpretrain": "mmpretrain",
-    "mmagic": "mmagic",
-}  # fmt: skip
 
 
 class InferencerMeta(ABCMeta):
@@ -360,7 +351,7 @@ class BaseInferencer(metaclass=InferencerMeta):
         try:
             module = importlib.import_module(scope)
         except ImportError as error:
-            package = _MODULE2PACKAGE.get(scope, scope)
+            package = MODULE2PACKAGE.get(scope, scope)
             raise ImportError(
                 f'Cannot import {scope} correctly, please try to install the {package} by "pip '
                 f'install {package}"'
