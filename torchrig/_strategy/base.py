@@ -18,24 +18,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from torch import nn
 
+from torchrig.dist.utils import infer_launcher
+
 if TYPE_CHECKING:
     import logging
 
     from torchrig.optim import OptimWrapper
 
-__all__ = ["BaseStrategy", "infer_launcher"]
-
-
-def infer_launcher() -> str:
-    """The launcher whose environment this process runs in: ``'pytorch'`` under torchrun
-    (``WORLD_SIZE`` set), ``'slurm'`` under srun, ``'mpi'`` under Open MPI, else ``'none'``."""
-    if "WORLD_SIZE" in os.environ:
-        return "pytorch"
-    if "SLURM_NTASKS" in os.environ:
-        return "slurm"
-    if "OMPI_COMM_WORLD_LOCAL_RANK" in os.environ:
-        return "mpi"
-    return "none"
+__all__ = ["BaseStrategy"]
 
 
 class BaseStrategy:

@@ -144,7 +144,7 @@ class FlexibleRunner(Runner):
             work_dir: The runner's work directory (the strategy's own, if it is used alone).
         """
         from torchrig._strategy import BaseStrategy
-        from torchrig._strategy.base import infer_launcher
+        from torchrig.dist.utils import infer_launcher
         from torchrig.registry import STRATEGIES
 
         if isinstance(strategy, BaseStrategy):
